@@ -85,7 +85,7 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        return int(self.__dimension_of(model))
+        return _dimension_of(self._model)
 
     @property
     def model(self):

@@ -1,0 +1,59 @@
+"""The JSON Schemas in ``schemas/`` are the one source of truth for every message on every topic.
+
+The runtime validates incoming messages with these files, and tests validate outgoing messages with them,
+so producers in other languages and this service cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+SCHEMA_NAMES = ("survey_response", "review", "theme_assignment", "theme_event", "alert", "dead_letter")
+
+
+def schemas_dir() -> Path:
+    """Where the schema files are: ``$INSIGHTS_SCHEMAS_DIR`` or the ``schemas/`` folder of this checkout."""
+    override = os.environ.get("INSIGHTS_SCHEMAS_DIR")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parent.parent / "schemas"
+
+
+@cache
+def load_schema(name: str, version: int = 1) -> dict[str, Any]:
+    path = schemas_dir() / f"{name}.v{version}.json"
+    with path.open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@cache
+def validator(name: str, version: int = 1) -> Draft202012Validator:
+    schema = load_schema(name, version)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def first_error(name: str, document: Any, version: int = 1) -> str | None:
+    """A one-line description of the most relevant schema violation, or None when the document is valid."""
+    error: ValidationError | None = best_match(validator(name, version).iter_errors(document))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "(message)"
+    message = error.message
+    if len(message) > 300:
+        message = message[:300] + "..."
+    return f"{where}: {message}"
+
+
+def assert_valid(name: str, document: Any, version: int = 1) -> None:
+    """Raise ValueError when an outgoing message does not match its schema (a bug in this service)."""
+    problem = first_error(name, document, version)
+    if problem is not None:
+        raise ValueError(f"{name} v{version} message does not match its schema: {problem}")

@@ -1,0 +1,188 @@
+"""Reads and idempotent writes of the insight store.
+
+Every write is an upsert by natural key, so replaying a topic or restarting after a crash converges to the same
+rows. Only SQLite and PostgreSQL are supported (both have INSERT ... ON CONFLICT).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+from insights.store.db import create_db_engine, init_db
+from insights.store.models import AlertRecord, FeedbackRecord, ThemeEventRecord, ThemeRecord, WindowCount
+
+CHUNK_ROWS = 500
+ASSIGNMENT_COLUMNS = ("theme_id", "coarse_theme_id", "empathy_category", "similarity")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_ts(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class InsightStore:
+    """The store behind one engine; safe to share between threads (one session per call)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        if engine.dialect.name not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {engine.dialect.name!r}: use SQLite or PostgreSQL")
+
+    @classmethod
+    def from_url(cls, url: str, create: bool = True) -> InsightStore:
+        engine = create_db_engine(url)
+        if create:
+            init_db(engine)
+        return cls(engine)
+
+    # -- writes -------------------------------------------------------------------------------------------
+    def _upsert(
+        self, model: type[SQLModel], rows: Sequence[dict[str, Any]], keys: Sequence[str], update: Iterable[str]
+    ) -> None:
+        if not rows:
+            return
+        table = model.__table__  # type: ignore[attr-defined]
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        # The same key twice in one statement is an error in PostgreSQL: the last version wins.
+        unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
+        update = list(update)
+        with self.engine.begin() as conn:
+            for start in range(0, len(unique), CHUNK_ROWS):
+                stmt = insert(table).values(unique[start : start + CHUNK_ROWS])
+                if update:
+                    stmt = stmt.on_conflict_do_update(
+                        index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
+                    )
+                else:
+                    stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+                conn.execute(stmt)
+
+    def upsert_feedback(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert or replace feedback rows (dicts with FeedbackRecord's columns); received_at is kept."""
+        now = _now()
+        prepared = [{**r, "received_at": r.get("received_at") or now, "updated_at": now} for r in rows]
+        columns = [c.name for c in FeedbackRecord.__table__.columns if c.name not in ("feedback_id", "received_at")]
+        self._upsert(FeedbackRecord, prepared, ["feedback_id"], columns)
+
+    def update_assignments(self, updates: Sequence[dict[str, Any]]) -> int:
+        """Change the theme of stored feedback (a discovery round placed earlier outliers); returns rows changed."""
+        if not updates:
+            return 0
+        table = FeedbackRecord.__table__
+        changed = 0
+        with self.engine.begin() as conn:
+            for u in updates:
+                values = {c: u.get(c) for c in ASSIGNMENT_COLUMNS} | {"updated_at": _now()}
+                result = conn.execute(
+                    table.update().where(table.c.feedback_id == u["feedback_id"]).values(**values)
+                )
+                changed += result.rowcount or 0
+        return changed
+
+    def apply_theme_events(self, messages: Sequence[dict[str, Any]]) -> None:
+        """Store theme state and lineage from cx.themes messages (schemas/theme_event.v1.json)."""
+        if not messages:
+            return
+        themes, events = [], []
+        for m in messages:
+            t = m["theme"]
+            themes.append(
+                {
+                    "theme_id": m["theme_id"],
+                    "label": t.get("label") or m["theme_id"],
+                    "keywords": list(t.get("keywords") or []),
+                    "quotes": list(t.get("quotes") or []),
+                    "size": int(t.get("size") or 0),
+                    "empathy_category": t.get("empathy_category"),
+                    "level": t.get("level") or "fine",
+                    "parent_id": t.get("parent_id"),
+                    "status": t.get("status") or "active",
+                    "created_at": _parse_ts(t.get("created_at")),
+                    "updated_at": _parse_ts(t.get("updated_at")) or _parse_ts(m["at"]),
+                }
+            )
+            events.append(
+                {
+                    "event_id": m["event_id"],
+                    "theme_id": m["theme_id"],
+                    "event_type": m["event_type"],
+                    "related_theme_ids": list(m.get("related_theme_ids") or []),
+                    "reason": m.get("reason"),
+                    "label": t.get("label"),
+                    "at": _parse_ts(m["at"]),
+                }
+            )
+        theme_cols = [c.name for c in ThemeRecord.__table__.columns if c.name not in ("theme_id", "created_at")]
+        self._upsert(ThemeRecord, themes, ["theme_id"], theme_cols)
+        self._upsert(ThemeEventRecord, events, ["event_id"], [])
+
+    def upsert_window_counts(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Replace window counts (each row carries the absolute count, so replays converge)."""
+        self._upsert(
+            WindowCount, rows, ["window_start", "theme_id", "dimension", "value"], ["window_end", "count", "total"]
+        )
+
+    def upsert_alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
+        """Store alert messages (schemas/alert.v1.json); the same alert_id twice stays one row."""
+        now = _now()
+        rows = []
+        for a in alerts:
+            rows.append(
+                {
+                    "alert_id": a["alert_id"],
+                    "theme_id": a.get("theme_id"),
+                    "theme_label": a.get("theme_label"),
+                    "empathy_category": a.get("empathy_category"),
+                    "dimensions": dict(a.get("dimensions") or {}),
+                    "window_start": _parse_ts(a["window_start"]),
+                    "window_end": _parse_ts(a["window_end"]),
+                    "observed": float(a["observed"]),
+                    "expected": float(a["expected"]),
+                    "ratio": float(a["ratio"]),
+                    "p_value": a.get("p_value"),
+                    "z": a.get("z"),
+                    "severity": a["severity"],
+                    "quotes": list(a.get("quotes") or []),
+                    "explanation": a.get("explanation"),
+                    "payload": dict(a),
+                    "created_at": now,
+                }
+            )
+        self._upsert(AlertRecord, rows, ["alert_id"], [])
+
+    # -- reads --------------------------------------------------------------------------------------------
+    def count(self, model: type[SQLModel] = FeedbackRecord) -> int:
+        with Session(self.engine) as session:
+            return int(session.exec(select(func.count()).select_from(model)).one()[0])
+
+    def get_feedback(self, feedback_id: str) -> FeedbackRecord | None:
+        with Session(self.engine) as session:
+            return session.get(FeedbackRecord, feedback_id)
+
+    def feedback_texts(self) -> list[str]:
+        with Session(self.engine) as session:
+            return [row[0] for row in session.exec(select(FeedbackRecord.text)).all()]
+
+    def themes(self, include_inactive: bool = False) -> list[ThemeRecord]:
+        with Session(self.engine) as session:
+            stmt = select(ThemeRecord).order_by(ThemeRecord.size.desc())
+            if not include_inactive:
+                stmt = stmt.where(ThemeRecord.status == "active")
+            return [row[0] for row in session.exec(stmt).all()]
+
+    def alerts(self, limit: int = 100) -> list[AlertRecord]:
+        with Session(self.engine) as session:
+            stmt = select(AlertRecord).order_by(AlertRecord.window_start.desc()).limit(limit)
+            return [row[0] for row in session.exec(stmt).all()]

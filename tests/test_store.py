@@ -1,0 +1,61 @@
+"""The store on SQLite and PostgreSQL: idempotent upserts, assignment updates, theme lineage, alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from insights.pipeline import feedback_row
+from insights.records import parse_feedback
+from insights.store import AlertRecord, FeedbackRecord, InsightStore, ThemeEventRecord
+from tests.messages import encode, survey
+
+
+class _Pred:
+    def __init__(self, theme_id: str | None) -> None:
+        self.theme_id = theme_id
+        self.theme_label = "rude agent" if theme_id else None
+        self.empathy_category = "rude" if theme_id else None
+        self.similarity = 0.8
+        self.coarse_theme_id = None
+
+
+def test_feedback_upsert_is_idempotent(database_url: str) -> None:
+    store = InsightStore.from_url(database_url)
+    rows = [feedback_row(parse_feedback("survey", encode(survey(i))), _Pred(None)) for i in range(30)]
+    store.upsert_feedback(rows)
+    store.upsert_feedback(rows + rows[:5])  # a replay, with duplicates inside one batch
+    assert store.count(FeedbackRecord) == 30
+    changed = store.update_assignments([{"feedback_id": "s-3", "theme_id": "t1", "empathy_category": "rude"}])
+    assert changed == 1
+    row = store.get_feedback("s-3")
+    assert row is not None and row.theme_id == "t1" and row.empathy_category == "rude"
+    assert row.event_time.replace(tzinfo=row.event_time.tzinfo or UTC) == datetime(2026, 3, 2, 9, 3, tzinfo=UTC)
+
+
+def test_theme_events_and_alerts_are_stored_once(database_url: str) -> None:
+    store = InsightStore.from_url(database_url)
+    event = {
+        "schema_version": 1,
+        "event_id": "e1",
+        "event_type": "birth",
+        "theme_id": "t1",
+        "at": "2026-03-02T10:00:00+00:00",
+        "theme": {"theme_id": "t1", "label": "rude agent", "keywords": ["rude"], "quotes": ["so rude"],
+                  "size": 12, "level": "fine", "status": "active", "empathy_category": "rude"},
+    }
+    renamed = {**event, "event_id": "e2", "event_type": "rename", "theme": {**event["theme"], "label": "rude staff"}}
+    store.apply_theme_events([event])
+    store.apply_theme_events([event, renamed])
+    themes = store.themes()
+    assert [t.label for t in themes] == ["rude staff"]
+    assert store.count(ThemeEventRecord) == 2
+    alert = {
+        "alert_id": "a1", "theme_id": "t1", "theme_label": "rude agent", "empathy_category": "rude",
+        "dimensions": {"agent_id": "a-1"}, "window_start": "2026-03-02T10:00:00+00:00",
+        "window_end": "2026-03-02T11:00:00+00:00", "observed": 12, "expected": 3.0, "ratio": 4.0,
+        "p_value": 1e-5, "z": 5.1, "severity": "high", "quotes": ["so rude"],
+    }
+    store.upsert_alerts([alert])
+    store.upsert_alerts([alert])
+    assert store.count(AlertRecord) == 1
+    assert store.alerts()[0].payload["dimensions"] == {"agent_id": "a-1"}
