@@ -63,7 +63,7 @@ _DOT = r"(?:\s*[\[({<]\s*dot\s*[\])}>]\s*|\s+dot\s+|\.)"
 # "jane dot doe at example dot com", "jane[at]example[dot]co[dot]uk", "jane (at) example.com".
 _OBFUSCATED_EMAIL = re.compile(
     rf"(?i)(?<![\w.+-])(?P<local>[a-z0-9_%+-]+(?:{_DOT}[a-z0-9_%+-]+)*)(?P<at>{_AT})"
-    rf"[a-z0-9-]+(?:{_DOT}[a-z0-9-]+)*?{_DOT}(?:{_TLDS})\b"
+    rf"[a-z0-9-]+(?:{_DOT}[a-z0-9-]+)*{_DOT}(?:{_TLDS})\b"
 )
 _OBFUSCATION_HINT = re.compile(r"(?i)\bdot\b|[\[({<]\s*at\s*[\])}>]")
 # With a plain " at " the local part is usually an English word ("available at shop dot com").
@@ -175,28 +175,36 @@ def _find_cards(text: str) -> Iterator[tuple[int, int]]:
 
 # ---------------------------------------------------------------------------------------------- phones
 _SEP = r"[ .\-/]"
+_NOT_AFTER = r"(?<![0-9][ .\-])"  # a phone number does not start in the middle of a longer digit run
 _PHONE_PATTERNS: tuple[tuple[re.Pattern[str], int, int], ...] = (
-    # +44 20 7946 0958, +44 (0)20 7946 0958, +14155552671, +33 6 12 34 56 78
+    # +44 20 7946 0958, +44 (0)20 7946 0958, +14155552671, +1 (555) 123-4567
     (
         re.compile(
-            rf"(?<![\w+])\+[0-9]{{1,3}}(?:[ .\-]?\([0-9]{{1,4}}\))?(?:{_SEP}?[0-9]){{6,14}}(?![\w]|[.,][0-9])"
+            rf"(?<![\w+]){_NOT_AFTER}\+[0-9]{{1,3}}(?:[ .\-]?\([0-9]{{1,4}}\))?(?:{_SEP}?[0-9]){{6,}}"
+            r"(?![\w]|[.,][0-9])"
         ),
         8,
         16,
     ),
     # 0049 30 1234567, 0033 6 12 34 56 78
-    (re.compile(rf"(?<![\w+#/.:-])00[1-9](?:{_SEP}?[0-9]){{7,14}}(?![\w]|[.,:/-][0-9])"), 10, 15),
+    (re.compile(rf"(?<![\w+#/.:-]){_NOT_AFTER}00[1-9](?:{_SEP}?[0-9]){{7,}}(?![\w]|[.,:/-][0-9])"), 10, 15),
     # (555) 123-4567, 555.123.4567, 555-123-4567, 1-800-555-0199
     (
         re.compile(
-            r"(?<![\w+#/.:-])(?:1[ .\-])?(?:\([0-9]{3}\)[ .\-]?|[0-9]{3}[ .\-])[0-9]{3}[ .\-][0-9]{4}"
-            r"(?![\w]|[.,:/-][0-9])"
+            rf"(?<![\w+#/.:-]){_NOT_AFTER}(?:1[ .\-])?(?:\([0-9]{{3}}\)[ .\-]?|[0-9]{{3}}[ .\-])[0-9]{{3}}[ .\-]"
+            r"[0-9]{4}(?![\w]|[.,:/-][0-9])"
         ),
         10,
         11,
     ),
     # National with a trunk 0: 020 7946 0958, 06 12 34 56 78, 030/1234567, 07700 900123
-    (re.compile(rf"(?<![\w+#/.:,-])0[0-9]{{1,4}}(?:{_SEP}?[0-9]){{6,11}}(?![\w]|[.,:/-][0-9])"), 9, 12),
+    (re.compile(rf"(?<![\w+#/.:,-]){_NOT_AFTER}0[0-9]{{1,4}}(?:{_SEP}?[0-9]){{6,}}(?![\w]|[.,:/-][0-9])"), 9, 12),
+)
+_MAX_PHONE_RUN = 15  # E.164's limit; a longer digit run is a card, an IBAN tail or a tracking number
+# "Ticket 00123 4567 8", "order no. 0612345678": the sentence says what the number is.
+_ID_BEFORE = re.compile(
+    r"(?i)\b(?:order|ticket|serial|invoice|ref|reference|tracking|case|sku|item|model|part|account)"
+    r"[ ]*(?:no\.?|nr\.?|number|id)?[ ]*[:#]?[ ]*$"
 )
 # Ten or eleven bare digits only count as a phone number when the sentence says so.
 _PHONE_CONTEXT = re.compile(
@@ -207,19 +215,35 @@ _NOT_PHONE_GAP = re.compile(r"(?i)order|ticket|case|ref|invoice|tracking|account
 _SEPARATORS = re.compile(r"[ .\-/]")
 
 
+def _phone_length(s: str, low: int, high: int) -> int:
+    """Length of the longest head of ``s``, cut at a separator, that reads as one phone number; 0 if none.
+
+    Cutting lets "call 020 7946 0958 10 times" keep its "10".
+    """
+    if sum(c.isdigit() for c in s) - s.count("(0)") > _MAX_PHONE_RUN:
+        return 0
+    loose = s[0] == "+" or "(" in s
+    for cut in [len(s), *(m.start() for m in reversed(list(_SEPARATORS.finditer(s))))]:
+        head = s[:cut]
+        n = sum(c.isdigit() for c in head)
+        if n < low:
+            return 0
+        if n > high or not head[-1].isdigit():
+            continue
+        seps = _SEPARATORS.findall(head)
+        # One kind of separator ("06 12 34 56 78"), or a slash after the area code ("030/123 4567");
+        # mixing is how dates and times look ("05/05/2024 14").
+        if loose or len(set(seps[1:] if seps[:1] == ["/"] else seps)) <= 1:
+            return cut
+    return 0
+
+
 def _find_phones(text: str) -> Iterator[tuple[int, int]]:
     for pattern, low, high in _PHONE_PATTERNS:
         for m in pattern.finditer(text):
-            s = m.group(0)
-            digits = sum(c.isdigit() for c in s)
-            if not low <= digits <= high:
-                continue
-            seps = _SEPARATORS.findall(s)
-            # One kind of separator ("06 12 34 56 78"), or a slash after the area code ("030/123 4567");
-            # mixing is how dates and times look ("05/05/2024 14").
-            if len(set(seps[1:] if seps[:1] == ["/"] else seps)) > 1 and s[0] != "+" and "(" not in s:
-                continue
-            yield m.span()
+            length = _phone_length(m.group(0), low, high)
+            if length and not _ID_BEFORE.search(text, max(0, m.start() - 24), m.start()):
+                yield m.start(), m.start() + length
     for m in _PHONE_CONTEXT.finditer(text):
         if not _NOT_PHONE_GAP.search(m.group("gap")):
             yield m.span("num")
@@ -228,7 +252,7 @@ def _find_phones(text: str) -> Iterator[tuple[int, int]]:
 # ---------------------------------------------------------------------------------------------- addresses
 _EN_STREET = (
     r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|Terrace|Crescent|"
-    r"Close|Square|Sq|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Trail|Mews|Gardens"
+    r"Close|Square|Sq|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Trail|Mews|Gardens|Loop|Alley"
 )
 _EN_ADDRESS = re.compile(
     r"\b[0-9]{1,5}[A-Za-z]?(?P<names>(?:[ ]+(?:[A-Z][a-z]+\.?|[0-9]{1,3}(?:st|nd|rd|th))){1,4})"
@@ -245,7 +269,9 @@ _NOT_A_STREET_NAME = frozenset((
     "on", "the", "in", "at", "of", "for", "and", "to", "my", "our", "a", "an", "by", "with", "from", "out",
     "down", "up", "off", "over", "into", "your", "their", "this", "that", "minutes", "hours", "days",
     "weeks", "months", "years", "times", "stars", "items", "people", "euros", "dollars", "pounds",
-    "percent", "more", "less", "than", "just", "only", "very", "too", "bad", "good", "great",
+    "percent", "more", "less", "than", "just", "only", "very", "too", "bad", "good", "great", "best", "worst",
+    "top", "new", "old", "big", "small", "free", "open", "fast", "hour", "day", "week", "month", "year",
+    "minute", "second", "star", "item", "email", "chat", "phone", "app", "web", "website", "support", "sorry",
 ))
 # fmt: on
 _DE_SUFFIX = r"straße|strasse|str\.|weg|allee|platz|gasse|damm|ufer|steig|pfad|straat|laan|gracht|plein"
@@ -263,12 +289,20 @@ _FR_ADDRESS = re.compile(
     r"(?:,?[ ]+[0-9]{5}[ ]+[A-ZÉÈÀÂ][\w-]+)?"
 )
 
+# "Via Roma 10", "Calle Mayor 5", "Rua Augusta 27", "Am Markt 3", "An der Alster 12"
+_NAME_FIRST_ADDRESS = re.compile(
+    r"\b(?:Via|Viale|Piazza|Corso|Calle|Avenida|Plaza|Carrer|Rua|Largo|Am|An[ ]der|Im|Auf[ ]der|In[ ]der)"
+    r"(?P<names>(?:[ ]+(?:(?:del|della|de|di|da|do|dos|das|la|el)[ ]+)?[A-ZÄÖÜÉ][\w'-]+){1,3}),?[ ]+"
+    r"[0-9]{1,4}[a-zA-Z]?\b(?![.,:/][0-9])"
+)
+
 
 def _find_addresses(text: str) -> Iterator[tuple[int, int]]:
-    for m in _EN_ADDRESS.finditer(text):
-        words = m.group("names").lower().replace(".", " ").split()
-        if not any(w in _NOT_A_STREET_NAME for w in words):
-            yield m.span()
+    for pattern in (_EN_ADDRESS, _NAME_FIRST_ADDRESS):
+        for m in pattern.finditer(text):
+            words = m.group("names").lower().replace(".", " ").split()
+            if not any(w in _NOT_A_STREET_NAME for w in words):
+                yield m.span()
     for pattern in (_DE_ADDRESS, _FR_ADDRESS):
         for m in pattern.finditer(text):
             yield m.span()
