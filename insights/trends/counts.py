@@ -1,0 +1,189 @@
+"""Counts of the open windows, kept in an injected ``MutableMapping[str, Any]``.
+
+The mapping is flat, its keys short strings and its values small JSON-able dicts/lists, so a faust Table with a
+changelog topic can back it (tests use a dict). Every change is written back with ``state[key] = value``
+(faust only records assignments). Layout:
+
+- ``m``                 meta: watermark, open windows, late-event count
+- ``i|{win}``           the slices seen in window ``win``
+- ``w|{win}|{slice}``   ``{"n": items, "t": {theme: count}, "q": {theme: [[feedback_id, quote]]}, "team": ...}``
+- ``f|{win}|{id}``      ``[theme_id, is_empathy, revision]``: what was counted for a feedback id (dedup/moves)
+- ``t|{theme}``         ``[label, empathy_category]``, latest seen
+
+A window's keys are deleted when it closes, so the state holds only the open windows (bounded by grace).
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from insights.trends.model import EMPATHY_THEME_ID, Observation
+from insights.trends.windows import WindowClock
+
+TOTAL = "__all__"
+MAX_QUOTES = 3
+MAX_QUOTE_CHARS = 300
+META = "m"
+
+
+def slice_key(name: str, value: str) -> str:
+    return f"{name}={value}"
+
+
+def slice_dimensions(key: str) -> dict[str, str]:
+    """``"agent_id=a-07"`` -> ``{"agent_id": "a-07"}``; the whole stream ``""`` -> ``{}``."""
+    if not key:
+        return {}
+    name, _, value = key.partition("=")
+    return {name: value}
+
+
+def slices_of(dimensions: dict[str, str]) -> list[str]:
+    """The slices one item counts in: the whole stream and one per set dimension."""
+    keys = [""]
+    keys.extend(slice_key(k, str(v)) for k, v in sorted(dimensions.items()) if v not in (None, ""))
+    return keys
+
+
+class WindowCounts:
+    """Counts per open window x slice x theme with the slice's item count as denominator."""
+
+    def __init__(self, state: MutableMapping[str, Any], clock: WindowClock) -> None:
+        self.state = state
+        self.clock = clock
+
+    # -- meta -------------------------------------------------------------------------------------------
+    def meta(self) -> dict[str, Any]:
+        return dict(self.state.get(META) or {"wm": None, "open": [], "late": 0, "closed": None})
+
+    def watermark(self) -> float | None:
+        return self.meta()["wm"]
+
+    def raise_watermark(self, epoch_seconds: float) -> float:
+        meta = self.meta()
+        if meta["wm"] is None or epoch_seconds > meta["wm"]:
+            meta["wm"] = epoch_seconds
+            self.state[META] = meta
+        return meta["wm"]
+
+    def open_windows(self) -> list[int]:
+        return sorted(self.meta()["open"])
+
+    def late_events(self) -> int:
+        return int(self.meta()["late"])
+
+    def theme_info(self, theme_id: str) -> tuple[str | None, str | None]:
+        info = self.state.get(f"t|{theme_id}")
+        return (info[0], info[1]) if info else (None, None)
+
+    # -- counting ---------------------------------------------------------------------------------------
+    def add(self, obs: Observation) -> set[tuple[int, str, str]]:
+        """Count (or move) one assignment; returns the (window, slice, theme) cells it changed.
+
+        A late event (its window already closed) changes nothing and is counted in the meta as late.
+        """
+        win = self.clock.index(obs.event_time)
+        meta = self.meta()
+        closed = meta["closed"]
+        if (closed is not None and win <= closed) or self.clock.is_closed(win, meta["wm"]):
+            meta["late"] += 1
+            self.state[META] = meta
+            return set()
+        theme = obs.theme_id or None
+        is_empathy = bool(theme and obs.empathy_category)
+        if theme:
+            self._remember_theme(theme, obs.theme_label, obs.empathy_category)
+        fkey = f"f|{win}|{obs.feedback_id}"
+        before = self.state.get(fkey)
+        if before is not None:
+            old_theme, old_empathy, old_revision = before
+            if obs.revision < old_revision or (old_theme == theme and bool(old_empathy) == is_empathy):
+                return set()
+            delta = {TOTAL: 0}
+        else:
+            old_theme, old_empathy = None, False
+            delta = {TOTAL: 1}
+        if old_theme:
+            delta[old_theme] = delta.get(old_theme, 0) - 1
+        if old_empathy:
+            delta[EMPATHY_THEME_ID] = delta.get(EMPATHY_THEME_ID, 0) - 1
+        if theme:
+            delta[theme] = delta.get(theme, 0) + 1
+        if is_empathy:
+            delta[EMPATHY_THEME_ID] = delta.get(EMPATHY_THEME_ID, 0) + 1
+        delta = {k: v for k, v in delta.items() if v}
+        self.state[fkey] = [theme, is_empathy, obs.revision]
+        if win not in meta["open"]:
+            meta["open"] = sorted([*meta["open"], win])
+            self.state[META] = meta
+        changed: set[tuple[int, str, str]] = set()
+        slices = slices_of(obs.dimensions)
+        self._index(win, slices)
+        team = obs.dimensions.get("team") or None
+        quote = " ".join(obs.text.split())[:MAX_QUOTE_CHARS]
+        for key in slices:
+            self._apply(win, key, delta, obs.feedback_id, quote, team if key.startswith("agent_id=") else None)
+            changed.update((win, key, theme_id) for theme_id in delta)
+        return changed
+
+    def _remember_theme(self, theme: str, label: str | None, empathy: str | None) -> None:
+        key = f"t|{theme}"
+        if self.state.get(key) != [label, empathy]:
+            self.state[key] = [label, empathy]
+
+    def _index(self, win: int, slices: list[str]) -> None:
+        key = f"i|{win}"
+        known = list(self.state.get(key) or [])
+        missing = [s for s in slices if s not in known]
+        if missing:
+            self.state[key] = known + missing
+
+    def _apply(self, win: int, key: str, delta: dict[str, int], feedback_id: str, quote: str, team: str | None) -> None:
+        wkey = f"w|{win}|{key}"
+        record = self.state.get(wkey) or {"n": 0, "t": {}, "q": {}, "team": None}
+        counts = dict(record["t"])
+        quotes = {k: list(v) for k, v in record["q"].items()}
+        record["n"] += delta.get(TOTAL, 0)
+        for theme_id, change in delta.items():
+            if theme_id == TOTAL:
+                continue
+            value = counts.get(theme_id, 0) + change
+            if value > 0:
+                counts[theme_id] = value
+            else:
+                counts.pop(theme_id, None)
+            kept = [q for q in quotes.get(theme_id, []) if q[0] != feedback_id]
+            if change > 0 and quote and len(kept) < MAX_QUOTES and all(q[1] != quote for q in kept):
+                kept.append([feedback_id, quote])
+            if kept:
+                quotes[theme_id] = kept
+            else:
+                quotes.pop(theme_id, None)
+        record["t"], record["q"] = counts, quotes
+        if team:
+            record["team"] = team
+        self.state[wkey] = record
+
+    # -- closing ----------------------------------------------------------------------------------------
+    def closable(self, watermark: float | None) -> list[int]:
+        return [w for w in self.open_windows() if self.clock.is_closed(w, watermark)]
+
+    def records(self, win: int) -> dict[str, dict[str, Any]]:
+        """The slices of one window with their counts (read-only view for tests and the store)."""
+        return {key: self.state[f"w|{win}|{key}"] for key in self.state.get(f"i|{win}") or []}
+
+    def take(self, win: int) -> dict[str, dict[str, Any]]:
+        """Remove a window from the state and return its slice records (to test and fold into history)."""
+        records = self.records(win)
+        prefix = f"f|{win}|"
+        for key in [k for k in list(self.state.keys()) if k.startswith(prefix)]:
+            del self.state[key]
+        for key in records:
+            del self.state[f"w|{win}|{key}"]
+        self.state.pop(f"i|{win}", None)
+        meta = self.meta()
+        meta["open"] = [w for w in meta["open"] if w != win]
+        meta["closed"] = win if meta["closed"] is None else max(meta["closed"], win)
+        self.state[META] = meta
+        return records

@@ -1,0 +1,148 @@
+"""Each slice's own history: the baseline a window is tested against, kept small and in the same mapping.
+
+``h|{slice}`` holds ``{"sn": discounted items, "sx": {theme: discounted count}, "d": {theme: [weight,
+weighted squared Pearson residuals]}, "nw": windows folded in, "buf": [[win, n, {theme: count}]],
+"cool": {theme: [win, severity rank]}, "last": win, "team": team of an agent}``.
+
+The most recent ``guard`` windows wait in ``buf`` before they enter the baseline (a guard band, as in the
+CDC's EARS C2/C3 methods): a rise is tested over the last 1..guard+1 windows against a baseline it has not yet
+contaminated. The baseline is an exponentially weighted sum (half-life in windows) of counts and of the
+denominator, so the EWMA of the *rate* is ``sx/sn``; the whole record is one value of at most a few hundred
+numbers per slice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from insights.trends.stats import JEFFREYS, BetaRate
+
+MAX_SQUARED_RESIDUAL = 25.0
+DISPERSION_PRIOR_WEIGHT = 5.0
+
+
+def new_record() -> dict[str, Any]:
+    return {"sn": 0.0, "sx": {}, "d": {}, "nw": 0, "buf": [], "cool": {}, "last": None, "team": None}
+
+
+class History:
+    """Baselines per slice and theme, shrunk along agent -> team -> whole stream."""
+
+    def __init__(self, state: MutableMapping[str, Any], half_life: float, guard: int, prior_strength: float) -> None:
+        self.state = state
+        self.decay = 0.5 ** (1.0 / half_life)
+        self.guard = guard
+        self.prior_strength = prior_strength
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._baselines: dict[tuple[str, str], BetaRate] = {}
+
+    def begin(self) -> None:
+        """Start a window close: forget memoised records (the mapping may have changed)."""
+        self._cache.clear()
+        self._baselines.clear()
+
+    def record(self, key: str) -> dict[str, Any]:
+        if key not in self._cache:
+            stored = self.state.get(f"h|{key}")
+            self._cache[key] = _copy(stored) if stored else new_record()
+        return self._cache[key]
+
+    def parent_of(self, key: str) -> str | None:
+        """Agent -> its team, any other dimension -> the whole stream, the whole stream -> none."""
+        if key == "":
+            return None
+        if key.startswith("agent_id="):
+            team = self.record(key).get("team")
+            if team:
+                return f"team={team}"
+        return ""
+
+    def baseline(self, key: str, theme: str) -> BetaRate:
+        """The slice's rate for a theme as a Beta: own discounted counts over the parent's rate as prior."""
+        memo = (key, theme)
+        if memo not in self._baselines:
+            parent = self.parent_of(key)
+            prior = JEFFREYS if parent is None else self.baseline(parent, theme).as_prior(self.prior_strength)
+            own = self.record(key)
+            self._baselines[memo] = BetaRate.from_counts(own["sx"].get(theme, 0.0), own["sn"], prior)
+        return self._baselines[memo]
+
+    def dispersion(self, key: str, theme: str) -> float:
+        """Window-to-window over-dispersion (>= 1), shrunk towards 1 (pure binomial noise)."""
+        weight, total = self.record(key)["d"].get(theme, (0.0, 0.0))
+        return max(1.0, (DISPERSION_PRIOR_WEIGHT + total) / (DISPERSION_PRIOR_WEIGHT + weight))
+
+    def recent(self, key: str, win: int, k: int) -> list[list[Any]]:
+        """Buffered windows among the ``k - 1`` before ``win``."""
+        return [entry for entry in self.record(key)["buf"] if win - k < entry[0] < win]
+
+    def push(self, key: str, win: int, n: int, counts: dict[str, int], team: str | None) -> None:
+        """Add a closed window; the oldest buffered window beyond the guard band enters the baseline."""
+        rec = self.record(key)
+        rec["buf"].append([win, n, dict(counts)])
+        rec["last"] = win
+        if team:
+            rec["team"] = team
+        while len(rec["buf"]) > self.guard:
+            self._fold(rec, rec["buf"].pop(0))
+
+    def _fold(self, rec: dict[str, Any], entry: list[Any]) -> None:
+        _, n, counts = entry
+        lam, sn = self.decay, rec["sn"]
+        sx, disp = rec["sx"], rec["d"]
+        for theme in set(sx) | set(counts):
+            x = counts.get(theme, 0)
+            rate = sx.get(theme, 0.0) / sn if sn > 0 else 0.0
+            expected = n * rate
+            if expected >= 1.0 and sn >= 5 * n and rate < 1.0:
+                # squared Pearson residual, corrected for the noise of the estimated rate itself
+                r2 = (x - expected) ** 2 / (expected * (1.0 - rate) * (1.0 + n / sn))
+                weight, total = disp.get(theme, (0.0, 0.0))
+                disp[theme] = [lam * weight + 1.0, lam * total + min(r2, MAX_SQUARED_RESIDUAL)]
+            value = lam * sx.get(theme, 0.0) + x
+            if value < 1e-3:
+                sx.pop(theme, None)
+                disp.pop(theme, None)
+            else:
+                sx[theme] = value
+        rec["sn"] = lam * sn + n
+        rec["nw"] += 1
+
+    def cooldown(self, key: str, theme: str) -> tuple[int, int] | None:
+        entry = self.record(key)["cool"].get(theme)
+        return (entry[0], entry[1]) if entry else None
+
+    def set_cooldown(self, key: str, theme: str, win: int, rank: int, cooldown_windows: int) -> None:
+        cool = self.record(key)["cool"]
+        cool[theme] = [win, rank]
+        for other in [t for t, (w, _) in cool.items() if win - w > cooldown_windows]:
+            del cool[other]
+
+    def save(self, keys: list[str] | None = None) -> None:
+        """Write the touched records back (one assignment each, so a changelog sees it)."""
+        for key in keys if keys is not None else list(self._cache):
+            self.state[f"h|{key}"] = self._cache[key]
+
+    def expire(self, oldest_kept: int) -> int:
+        """Drop the history of slices not seen since window ``oldest_kept``: bounded state."""
+        dead = [
+            k for k in list(self.state.keys()) if k.startswith("h|") and (self.state[k].get("last") or 0) < oldest_kept
+        ]
+        for key in dead:
+            del self.state[key]
+            self._cache.pop(key[2:], None)
+        return len(dead)
+
+
+def _copy(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "sn": record["sn"],
+        "sx": dict(record["sx"]),
+        "d": {k: list(v) for k, v in record["d"].items()},
+        "nw": record.get("nw", 0),
+        "buf": [[w, n, dict(c)] for w, n, c in record["buf"]],
+        "cool": {k: list(v) for k, v in record["cool"].items()},
+        "last": record["last"],
+        "team": record.get("team"),
+    }

@@ -1,0 +1,250 @@
+"""The trend monitor: count feedback per event-time window and slice, test each closed window, alert."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from insights.trends.counts import TOTAL, WindowCounts, slice_dimensions
+from insights.trends.explain import explain
+from insights.trends.history import History
+from insights.trends.model import (
+    EMPATHY_CATEGORY_ALL,
+    EMPATHY_LABEL,
+    EMPATHY_THEME_ID,
+    Alert,
+    Observation,
+)
+from insights.trends.stats import TailTest, severity, severity_rank, test_rise
+from insights.trends.windows import WindowClock, iso, to_utc
+
+MAX_PENDING_ROWS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    key: str
+    theme: str
+    windows: int
+    test: TailTest
+    p_adjusted: float
+
+
+class TrendMonitor:
+    """Event-time windows, per-slice baselines and alerts; all state in one injected mapping.
+
+    A slice is the whole stream or one dimension value (``agent_id=a-07``, ``team=billing``, any user-mapped
+    dimension); per slice every theme and the empathy aggregate are counted with the slice's item count as
+    denominator. When a window closes (watermark past its end + grace) each theme of each slice is tested over
+    the last 1, 2 and 3 windows against the slice's own discounted history (agents shrunk towards their team,
+    other slices towards the whole stream) with a beta-binomial tail; the smallest p, Bonferroni-corrected for
+    the three spans, must be below ``p_value``. Alerts also need ``min_volume`` items and ``min_observed``
+    complaints in the tested span, a rise of at least ``min_ratio``, ``warmup_windows`` of the slice's own
+    history, and no alert of the same or higher severity for that slice and theme in the last
+    ``cooldown_windows`` windows.
+    """
+
+    def __init__(
+        self,
+        window: str | timedelta = "1h",
+        grace: str | timedelta = "1h",
+        min_volume: int = 20,
+        cooldown_windows: int = 3,
+        p_value: float = 0.001,
+        state: MutableMapping[str, Any] | None = None,
+        *,
+        min_observed: int = 5,
+        min_ratio: float = 1.2,
+        baseline_half_life: float = 12.0,
+        guard_windows: int = 2,
+        prior_strength: float = 100.0,
+        warmup_windows: int = 3,
+        history_ttl_windows: int | None = None,
+        count_rows: bool = True,
+    ) -> None:
+        self.clock = WindowClock.of(window, grace)
+        self.window_length = window if isinstance(window, str) else f"{int(self.clock.seconds)}s"
+        self.state: MutableMapping[str, Any] = {} if state is None else state
+        self.counts = WindowCounts(self.state, self.clock)
+        self.history = History(self.state, baseline_half_life, guard_windows, prior_strength)
+        self.min_volume = min_volume
+        self.min_observed = min_observed
+        self.min_ratio = min_ratio
+        self.cooldown_windows = cooldown_windows
+        self.p_value = p_value
+        self.spans = guard_windows + 1
+        self.warmup_windows = warmup_windows
+        self.history_ttl = history_ttl_windows or max(100, int(10 * baseline_half_life))
+        self.count_rows = count_rows
+        self._dirty: set[tuple[int, str, str]] = set()
+        self._pending_rows: list[dict[str, Any]] = []
+        self.stats = {"tested": 0, "slice_windows": 0, "alerts": 0, "suppressed": 0}
+
+    # -- the interface ----------------------------------------------------------------------------------
+    def observe(self, obs: Observation) -> list[Alert]:
+        """Count one assignment; windows its event time makes final are tested (returned alerts)."""
+        changed = self.counts.add(obs)
+        if self.count_rows:
+            self._dirty.update(changed)
+        return self.advance(obs.event_time)
+
+    def advance(self, watermark: datetime) -> list[Alert]:
+        """Move event time forward (e.g. on idle partitions); closes and tests windows older than
+        ``watermark - grace``."""
+        mark = self.counts.raise_watermark(to_utc(watermark).timestamp())
+        alerts: list[Alert] = []
+        for win in self.counts.closable(mark):
+            alerts.extend(self._close(win))
+        return alerts
+
+    def flush(self) -> list[Alert]:
+        """End of a replay: close and test every window still open."""
+        alerts: list[Alert] = []
+        for win in self.counts.open_windows():
+            alerts.extend(self._close(win))
+        return alerts
+
+    @property
+    def late_events(self) -> int:
+        """Events dropped because their window had already closed (later than the grace period)."""
+        return self.counts.late_events()
+
+    def pop_window_counts(self) -> list[dict[str, Any]]:
+        """Absolute counts of the cells changed since the last call, as rows for the insight store."""
+        rows = self._pending_rows
+        for win in sorted({w for w, _, _ in self._dirty}):
+            rows.extend(self._rows(win, self.counts.records(win), self._dirty))
+        self._pending_rows, self._dirty = [], set()
+        return rows
+
+    # -- closing a window -------------------------------------------------------------------------------
+    def _close(self, win: int) -> list[Alert]:
+        records = self.counts.records(win)
+        if self.count_rows:
+            self._pending_rows.extend(self._rows(win, records, self._dirty))
+            self._dirty = {cell for cell in self._dirty if cell[0] != win}
+            del self._pending_rows[:-MAX_PENDING_ROWS]
+        self.counts.take(win)
+        self.history.begin()
+        for key, record in records.items():
+            if record.get("team"):
+                self.history.record(key)["team"] = record["team"]
+        candidates = [c for key in sorted(records) for c in self._test_slice(win, key, records[key])]
+        alerts = [a for a in (self._alert(win, c, records[c.key]) for c in candidates) if a is not None]
+        for key, record in records.items():
+            counts = {t: c for t, c in record["t"].items()}
+            self.history.push(key, win, record["n"], counts, record.get("team"))
+        self.history.save(list(records))
+        self.history.expire(win - self.history_ttl)
+        self.stats["alerts"] += len(alerts)
+        return alerts
+
+    def _test_slice(self, win: int, key: str, record: dict[str, Any]) -> list[_Candidate]:
+        history = self.history
+        if history.record(key)["nw"] < self.warmup_windows:
+            return []
+        found: list[_Candidate] = []
+        tested_slice = False
+        for theme, x in sorted(record["t"].items()):
+            best: tuple[int, TailTest] | None = None
+            base = history.baseline(key, theme)
+            dispersion = history.dispersion(key, theme)
+            for k in range(1, self.spans + 1):
+                earlier = history.recent(key, win, k)
+                if len(earlier) != k - 1:
+                    continue
+                observed = x + sum(e[2].get(theme, 0) for e in earlier)
+                trials = record["n"] + sum(e[1] for e in earlier)
+                if trials < self.min_volume or observed < self.min_observed:
+                    continue
+                result = test_rise(observed, trials, base, dispersion)
+                if best is None or result.p_value < best[1].p_value:
+                    best = (k, result)
+            if best is None:
+                continue
+            tested_slice = True
+            self.stats["tested"] += 1
+            k, result = best
+            p_adjusted = min(1.0, result.p_value * self.spans)
+            if p_adjusted <= self.p_value and result.observed >= self.min_ratio * result.expected:
+                found.append(_Candidate(key, theme, k, result, p_adjusted))
+        self.stats["slice_windows"] += tested_slice
+        return found
+
+    def _alert(self, win: int, cand: _Candidate, record: dict[str, Any]) -> Alert | None:
+        test = cand.test
+        ratio = test.observed / test.expected
+        level = severity(ratio, test.observed)
+        rank = severity_rank(level)
+        last = self.history.cooldown(cand.key, cand.theme)
+        if last is not None and win - last[0] <= self.cooldown_windows and rank <= last[1]:
+            self.stats["suppressed"] += 1
+            return None
+        self.history.set_cooldown(cand.key, cand.theme, win, rank, self.cooldown_windows)
+        if cand.theme == EMPATHY_THEME_ID:
+            label, empathy, aggregate = EMPATHY_LABEL, EMPATHY_CATEGORY_ALL, True
+        else:
+            info = self.counts.theme_info(cand.theme)
+            label, empathy, aggregate = info[0], info[1], False
+        dims = slice_dimensions(cand.key)
+        start, end = iso(self.clock.start(win - cand.windows + 1)), iso(self.clock.end(win))
+        baseline_rate = test.expected / test.trials
+        return Alert(
+            alert_id=Alert.make_id(cand.key, cand.theme, end),
+            theme_id=cand.theme,
+            theme_label=label,
+            empathy_category=empathy,
+            dimensions=dims,
+            window_start=start,
+            window_end=end,
+            observed=test.observed,
+            expected=test.expected,
+            ratio=ratio,
+            p_value=cand.p_adjusted,
+            z=test.z,
+            severity=level,
+            denominator=test.trials,
+            baseline_rate=baseline_rate,
+            observed_rate=test.observed / test.trials,
+            windows=cand.windows,
+            window_length=self.window_length,
+            aggregate=aggregate,
+            quotes=[q[1] for q in record["q"].get(cand.theme, [])][:3],
+            explanation=explain(
+                label or cand.theme,
+                dims,
+                test.observed,
+                test.trials,
+                cand.windows,
+                self.window_length,
+                end,
+                test.expected,
+                baseline_rate,
+                cand.p_adjusted,
+            ),
+        )
+
+    def _rows(self, win: int, records: dict[str, dict[str, Any]], cells: set) -> list[dict[str, Any]]:
+        start, end = self.clock.start(win), self.clock.end(win)
+        rows = []
+        for w, key, theme in sorted(cells):
+            record = records.get(key)
+            if w != win or record is None:
+                continue
+            dims = slice_dimensions(key)
+            name, value = next(iter(dims.items())) if dims else (TOTAL, TOTAL)
+            count = record["n"] if theme == TOTAL else record["t"].get(theme, 0)
+            rows.append(
+                {
+                    "window_start": start,
+                    "window_end": end,
+                    "theme_id": theme,
+                    "dimension": name,
+                    "value": value,
+                    "count": count,
+                    "total": record["n"],
+                }
+            )
+        return rows
