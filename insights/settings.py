@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     topic_alerts: str = "cx.alerts"
     topic_dead_letter: str = "cx.dead-letter"
     app_id: str = Field("cx-insights", description="Faust application id (consumer group)")
+    kafka_rebalance_timeout: float = Field(
+        60.0, gt=0, description="Seconds members get to rejoin a consumer-group rebalance; the first join "
+        "of a fresh group can wait this long on some brokers, so small test setups lower it"
+    )
     worker_data_dir: str = Field(".cache/worker", description="Faust's local state folder")
 
     # Store

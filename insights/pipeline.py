@@ -1,0 +1,228 @@
+"""The processing of one batch of input, free of Kafka: validate, redact, embed, assign a theme, store.
+
+The faust agents (streams/) and the replay command call the same code, so a backtest behaves like production.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from insights.dead_letter import build_dead_letter
+from insights.records import Feedback, InvalidFeedback, Kind, parse_feedback
+from insights.store import InsightStore
+
+log = logging.getLogger(__name__)
+
+
+class Prediction(Protocol):
+    theme_id: str | None
+    theme_label: str | None
+    empathy_category: str | None
+    similarity: float
+    coarse_theme_id: str | None
+
+
+class ThemeAssigner(Protocol):
+    """What the pipeline needs of the theme model (insights.themes.ThemeModel)."""
+
+    def predict(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> list[Any]: ...
+    def partial_fit(
+        self, texts: Sequence[str], embeddings: np.ndarray | None = None, ids: Sequence[str] | None = None
+    ) -> Any: ...
+    def pop_events(self) -> list[Any]: ...
+    def pop_resolved(self) -> list[tuple[str, Any]]: ...
+
+
+class TextEmbedder(Protocol):
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(slots=True)
+class RawMessage:
+    """One message as it came off a topic."""
+
+    kind: Kind
+    value: bytes
+    topic: str
+    key: bytes | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+@dataclass
+class BatchResult:
+    """What a batch produced: every input is in ``accepted`` or ``dead_letters``, never both, never neither."""
+
+    accepted: list[Feedback] = field(default_factory=list)
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    theme_events: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat()
+
+
+def assignment_message(
+    fb: Feedback, pred: Any, previous_theme_id: str | None = None, revision: int = 0
+) -> dict[str, Any]:
+    """A cx.theme-assignments message (schemas/theme_assignment.v1.json)."""
+    return {
+        "schema_version": 1,
+        "feedback_id": fb.feedback_id,
+        "kind": fb.kind,
+        "event_time": _iso(fb.event_time),
+        "theme_id": pred.theme_id,
+        "coarse_theme_id": getattr(pred, "coarse_theme_id", None),
+        "theme_label": pred.theme_label,
+        "empathy_category": pred.empathy_category,
+        "similarity": float(pred.similarity),
+        "previous_theme_id": previous_theme_id,
+        "revision": revision,
+        "score": fb.score,
+        "score_type": fb.score_type,
+        "dimensions": fb.dimensions,
+        "text": fb.text,
+        "assigned_at": _iso(datetime.now(UTC)),
+    }
+
+
+def feedback_row(fb: Feedback, pred: Any) -> dict[str, Any]:
+    """The store row of a feedback item with its assignment."""
+    return {
+        "feedback_id": fb.feedback_id,
+        "kind": fb.kind,
+        "text": fb.text,
+        "event_time": fb.event_time,
+        "score": fb.score,
+        "score_type": fb.score_type,
+        "agent_id": fb.agent_id,
+        "team": fb.team,
+        "journey_stage": fb.journey_stage,
+        "channel": fb.channel,
+        "customer_id": fb.customer_id,
+        "ticket_id": fb.ticket_id,
+        "source": fb.source,
+        "product": fb.product,
+        "language": fb.language,
+        "truncated": fb.truncated,
+        "extra_dimensions": dict(fb.extra_dimensions),
+        "theme_id": pred.theme_id,
+        "coarse_theme_id": getattr(pred, "coarse_theme_id", None),
+        "empathy_category": pred.empathy_category,
+        "similarity": float(pred.similarity),
+    }
+
+
+class FeedbackProcessor:
+    """validate -> redact -> embed (batched) -> assign a theme -> upsert into the store.
+
+    ``learn=False`` makes a follower: it assigns against the themes it is given (from cx.themes) and leaves
+    discovery to the worker that owns it.
+    """
+
+    def __init__(
+        self,
+        store: InsightStore,
+        embedder: TextEmbedder,
+        themes: ThemeAssigner,
+        *,
+        max_message_bytes: int = 256_000,
+        max_text_chars: int = 5_000,
+        learn: bool = True,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.themes = themes
+        self.max_message_bytes = max_message_bytes
+        self.max_text_chars = max_text_chars
+        self.learn = learn
+        self._pending: dict[str, Feedback] = {}  # unassigned items a later discovery round may place
+        self.max_pending = 50_000
+
+    def parse(self, messages: Sequence[RawMessage]) -> tuple[list[Feedback], list[dict[str, Any]]]:
+        """Split a batch into accepted feedback and dead letters (with reasons)."""
+        accepted: list[Feedback] = []
+        dead: list[dict[str, Any]] = []
+        for m in messages:
+            try:
+                accepted.append(
+                    parse_feedback(m.kind, m.value, max_bytes=self.max_message_bytes, max_chars=self.max_text_chars)
+                )
+            except InvalidFeedback as exc:
+                dead.append(self._dead(m, exc.reason, exc.error_type))
+            except Exception as exc:  # a bug must not stop the stream or lose the message
+                log.exception("unexpected error parsing a message from %s", m.topic)
+                dead.append(self._dead(m, f"internal error while parsing: {type(exc).__name__}", "processing_error"))
+        return accepted, dead
+
+    def _dead(self, m: RawMessage, reason: str, error_type: str) -> dict[str, Any]:
+        return build_dead_letter(
+            m.value,
+            reason=reason,
+            error_type=error_type,
+            source_topic=m.topic,
+            source_partition=m.partition,
+            source_offset=m.offset,
+            key=m.key,
+        )
+
+    def process(self, messages: Sequence[RawMessage]) -> BatchResult:
+        """Process a batch; the store holds the accepted items when this returns."""
+        started = time.perf_counter()
+        accepted, dead = self.parse(messages)
+        result = BatchResult(accepted=accepted, dead_letters=dead)
+        if accepted:
+            texts = [fb.text for fb in accepted]
+            embeddings = self.embedder.encode(texts)
+            predictions = self.themes.predict(texts, embeddings)
+            if self.learn:
+                self.themes.partial_fit(texts, embeddings, ids=[fb.feedback_id for fb in accepted])
+            self.store.upsert_feedback([feedback_row(fb, p) for fb, p in zip(accepted, predictions, strict=True)])
+            for fb, pred in zip(accepted, predictions, strict=True):
+                result.assignments.append(assignment_message(fb, pred))
+                if pred.theme_id is None:
+                    self._remember_pending(fb)
+            result.theme_events = self._theme_events()
+            result.assignments.extend(self._resolved_assignments())
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _remember_pending(self, fb: Feedback) -> None:
+        self._pending[fb.feedback_id] = fb
+        while len(self._pending) > self.max_pending:
+            self._pending.pop(next(iter(self._pending)))
+
+    def _theme_events(self) -> list[dict[str, Any]]:
+        events = [e.to_message() if hasattr(e, "to_message") else dict(e) for e in self.themes.pop_events()]
+        self.store.apply_theme_events(events)
+        return events
+
+    def _resolved_assignments(self) -> list[dict[str, Any]]:
+        """Earlier outliers that a discovery round placed: update their rows and announce the new assignment."""
+        messages: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for feedback_id, pred in self.themes.pop_resolved():
+            fb = self._pending.pop(feedback_id, None)
+            if fb is None or pred.theme_id is None:
+                continue
+            messages.append(assignment_message(fb, pred, previous_theme_id=None, revision=1))
+            updates.append(
+                {
+                    "feedback_id": feedback_id,
+                    "theme_id": pred.theme_id,
+                    "coarse_theme_id": getattr(pred, "coarse_theme_id", None),
+                    "empathy_category": pred.empathy_category,
+                    "similarity": float(pred.similarity),
+                }
+            )
+        self.store.update_assignments(updates)
+        return messages

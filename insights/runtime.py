@@ -1,0 +1,55 @@
+"""Builds the domain objects a worker, the demo or a replay needs, from settings, in one place."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from insights.embedding import Embedder
+from insights.pipeline import FeedbackProcessor
+from insights.settings import Settings
+from insights.store import InsightStore
+from insights.themes import ThemeModel
+from insights.trend_stage import TrendStage
+from insights.trends import TrendMonitor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: InsightStore
+    embedder: Embedder
+    themes: ThemeModel
+    processor: FeedbackProcessor
+    trends: TrendStage
+
+    @classmethod
+    def build(cls, settings: Settings, learn: bool = True) -> Runtime:
+        store = InsightStore.from_url(settings.database_url)
+        embedder = Embedder(
+            settings.embedding_model,
+            batch_size=settings.embedding_batch_size,
+            cache_size=settings.embedding_cache_size,
+            device=settings.embedding_device,
+        )
+        themes = ThemeModel(embedder=embedder)
+        processor = FeedbackProcessor(
+            store,
+            embedder,
+            themes,
+            max_message_bytes=settings.max_message_bytes,
+            max_text_chars=settings.max_text_chars,
+            learn=learn,
+        )
+        monitor = TrendMonitor(
+            window=settings.window,
+            grace=settings.grace,
+            min_volume=settings.alert_min_volume,
+            cooldown_windows=settings.alert_cooldown_windows,
+            p_value=settings.alert_p_value,
+        )
+        trends = TrendStage(store, monitor)
+        log.info("runtime ready: store %s, model %s", store.engine.url.render_as_string(), settings.embedding_model)
+        return cls(settings, store, embedder, themes, processor, trends)

@@ -1,0 +1,110 @@
+"""The faust application: topics and agents that move data between Kafka and the insights domain.
+
+Agents here do no domain work themselves: they batch events, hand them to ``insights`` (in a worker thread, so
+the event loop keeps heart-beating while the model embeds), and publish what comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import faust
+
+from insights.pipeline import BatchResult, RawMessage
+from insights.runtime import Runtime
+from insights.settings import Settings
+from streams.kafka_config import faust_broker_url, faust_credentials
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES_ON_WIRE = 4 * 1024 * 1024
+
+
+def _dumps(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def create_app(settings: Settings, runtime: Runtime) -> faust.App:
+    """Build the faust app over a runtime (store, embedder, theme model, trend stage)."""
+    app = faust.App(
+        settings.app_id,
+        broker=faust_broker_url(settings),
+        broker_credentials=faust_credentials(settings),
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.topic_partitions,
+        datadir=settings.worker_data_dir,
+        web_enabled=False,
+        producer_max_request_size=MAX_MESSAGE_BYTES_ON_WIRE,
+        consumer_max_fetch_size=MAX_MESSAGE_BYTES_ON_WIRE,
+        broker_commit_interval=1.0,
+        broker_rebalance_timeout=settings.kafka_rebalance_timeout,
+        broker_session_timeout=min(60.0, settings.kafka_rebalance_timeout * 2),
+    )
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insights-domain")
+    kinds = {settings.topic_survey: "survey", settings.topic_review: "review"}
+
+    feedback = app.topic(settings.topic_survey, settings.topic_review, key_type=bytes, value_type=bytes)
+    assignments = app.topic(settings.topic_assignments, key_type=bytes, value_type=bytes)
+    themes = app.topic(settings.topic_themes, key_type=bytes, value_type=bytes)
+    alerts = app.topic(settings.topic_alerts, key_type=bytes, value_type=bytes)
+    dead_letters = app.topic(settings.topic_dead_letter, key_type=bytes, value_type=bytes)
+
+    async def publish(result: BatchResult) -> None:
+        for dl in result.dead_letters:
+            log.warning("dead-lettered %s offset %s: %s", dl["source_topic"], dl["source_offset"], dl["reason"])
+            await dead_letters.send(key=None, value=_dumps(dl))
+        for event in result.theme_events:
+            await themes.send(key=event["theme_id"].encode(), value=_dumps(event))
+        for a in result.assignments:
+            await assignments.send(key=a["feedback_id"].encode(), value=_dumps(a))
+
+    @app.agent(feedback, name="ingest")
+    async def ingest(stream: faust.StreamT) -> None:
+        """Validate, redact, embed, assign and store each batch; dead-letter what cannot be accepted."""
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+            batch = [
+                RawMessage(
+                    kind=kinds[e.message.topic],  # type: ignore[arg-type]
+                    value=e.value if isinstance(e.value, bytes) else bytes(e.value or b""),
+                    topic=e.message.topic,
+                    key=e.key,
+                    partition=e.message.partition,
+                    offset=e.message.offset,
+                )
+                for e in events
+            ]
+            result = await loop.run_in_executor(executor, runtime.processor.process, batch)
+            await publish(result)
+            log.info(
+                "batch: %d in, %d stored, %d dead-lettered, %d theme events in %.2fs",
+                len(batch), len(result.accepted), len(result.dead_letters), len(result.theme_events), result.seconds,
+            )
+
+    # Trend counting is cheap next to embedding, and its slices need all themes together (the denominator
+    # is every item of an agent, a team...), so all assignments meet in one partition.
+    @app.agent(assignments, name="trends")
+    async def trends(stream: faust.StreamT) -> None:
+        """Count assignments per window and slice, test for rises, publish alerts."""
+        loop = asyncio.get_running_loop()
+        grouped = stream.group_by(lambda _value: b"all", name=f"{settings.app_id}-trend-slices")
+        async for events in grouped.take_events(settings.batch_size, within=settings.batch_seconds):
+            messages = []
+            for e in events:
+                try:
+                    messages.append(json.loads(e.value))
+                except (TypeError, ValueError):
+                    log.error("skipping an unreadable theme assignment at offset %s", e.message.offset)
+            new_alerts = await loop.run_in_executor(executor, runtime.trends.observe, messages)
+            for alert in new_alerts:
+                log.warning("ALERT %s: %s", alert["alert_id"], alert.get("explanation", ""))
+                await alerts.send(key=alert["alert_id"].encode(), value=_dumps(alert))
+
+    app.conf.insights_runtime = runtime  # type: ignore[attr-defined]
+    return app

@@ -1,0 +1,27 @@
+"""Run the stream processor (a faust worker) against KAFKA_BOOTSTRAP_SERVERS."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from insights.redact import RedactingLogFilter
+from insights.runtime import Runtime
+from insights.settings import Settings
+from streams.app import create_app
+from streams.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings) -> None:
+    """Create the topics, load the model, and process until stopped (SIGTERM / Ctrl-C)."""
+    from faust.worker import Worker
+
+    asyncio.run(ensure_topics(settings))
+    runtime = Runtime.build(settings)
+    app = create_app(settings, runtime)
+    worker = Worker(app, loglevel=settings.log_level.lower(), quiet=True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingLogFilter())
+    worker.execute_from_commandline()

@@ -1,0 +1,122 @@
+"""Run the real worker (``insights worker``) as a subprocess against a real broker, and read the topics back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+
+def worker_env(bootstrap: str, database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "DATABASE_URL": database_url,
+            "APP_ID": f"test-{uuid.uuid4().hex[:8]}",
+            "WORKER_DATA_DIR": str(data_dir / "worker"),
+            "BATCH_SIZE": "64",
+            "KAFKA_REBALANCE_TIMEOUT": "5",
+            "LOG_LEVEL": "INFO",
+            "HF_HUB_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+class WorkerProcess:
+    """``insights worker`` in a subprocess, its output in a log file the test can read."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "insights.cli", "worker"], env=env, stdout=self._log, stderr=self._log,
+            start_new_session=True,
+        )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def assert_running(self) -> None:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log_text()[-4000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._log.close()
+
+
+async def _produce(bootstrap: str, messages: list[tuple[str, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024, linger_ms=5)
+    await producer.start()
+    try:
+        for topic, value in messages:
+            await producer.send(topic, value)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def produce(bootstrap: str, messages: list[tuple[str, bytes]]) -> None:
+    asyncio.run(_produce(bootstrap, messages))
+
+
+async def _read_topic(bootstrap: str, topic: str, partitions: int, timeout: float) -> list[bytes]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+        fetch_max_bytes=8 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=300)
+            if not batches:
+                break
+            for records in batches.values():
+                values.extend(r.value for r in records)
+    finally:
+        await consumer.stop()
+    return values
+
+
+def read_topic(bootstrap: str, topic: str, partitions: int = 1, timeout: float = 10.0) -> list[bytes]:
+    """Every message currently in a topic (all partitions), read with assign() from the start."""
+    return asyncio.run(_read_topic(bootstrap, topic, partitions, timeout))
+
+
+def read_json_topic(bootstrap: str, topic: str, partitions: int = 1) -> list[dict]:
+    return [json.loads(v) for v in read_topic(bootstrap, topic, partitions)]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, worker: WorkerProcess | None = None,
+               what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker is not None:
+            worker.assert_running()
+        if condition():
+            return
+        time.sleep(1.0)
+    tail = worker.log_text()[-3000:] if worker else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail}")
