@@ -62,8 +62,8 @@ _AT = r"(?:\s*[\[({<]\s*at\s*[\])}>]\s*|\s+at\s+)"
 _DOT = r"(?:\s*[\[({<]\s*dot\s*[\])}>]\s*|\s+dot\s+|\.)"
 # "jane dot doe at example dot com", "jane[at]example[dot]co[dot]uk", "jane (at) example.com".
 _OBFUSCATED_EMAIL = re.compile(
-    rf"(?i)(?<![\w.+-])(?P<local>[a-z0-9_%+-]+(?:{_DOT}[a-z0-9_%+-]+)*)(?P<at>{_AT})"
-    rf"[a-z0-9-]+(?:{_DOT}[a-z0-9-]+)*{_DOT}(?:{_TLDS})\b"
+    rf"(?i)(?<![\w.+-])(?P<local>[a-z0-9_%+-]+(?:{_DOT}[a-z0-9_%+-]+){{0,3}})(?P<at>{_AT})"
+    rf"[a-z0-9-]+(?:{_DOT}[a-z0-9-]+){{0,3}}{_DOT}(?:{_TLDS})\b"
 )
 _OBFUSCATION_HINT = re.compile(r"(?i)\bdot\b|[\[({<]\s*at\s*[\])}>]")
 # With a plain " at " the local part is usually an English word ("available at shop dot com").
@@ -137,7 +137,8 @@ def _find_ibans(text: str) -> Iterator[tuple[int, int]]:
 
 # ---------------------------------------------------------------------------------------------- cards
 # A run of 13+ digits with single spaces or dashes; "#" before it marks an order or ticket number.
-_DIGIT_RUN = re.compile(r"(?<![\w#.,+/-])[0-9](?:[ -]?[0-9]){12,}(?![\w]|[.,][0-9])")
+_DIGIT_RUN = re.compile(r"(?<![\w#.,+/-])(?<![0-9][ -])[0-9](?:[ -]?[0-9]){12,}(?![\w]|[.,][0-9])")
+_MAX_CARD_TAIL = 4  # digits after the card in the same run: an expiry ("12 25") or a CVV, nothing longer
 _RUN_GROUP = re.compile(r"[0-9]+")
 _IBAN_HEAD = re.compile(r"(?i)\b[a-z]{2}[0-9]{2}[ -]$")
 
@@ -160,16 +161,20 @@ def _card_ok(digits: str) -> bool:
 
 def _find_cards(text: str) -> Iterator[tuple[int, int]]:
     for m in _DIGIT_RUN.finditer(text):
-        if _IBAN_HEAD.search(text, max(0, m.start() - 5), m.start()):
-            continue  # the tail of an IBAN with a typo is not a card
-        groups = [(g.start(), g.end(), g.group(0)) for g in _RUN_GROUP.finditer(m.group(0))]
-        # The whole run, else the longest leading groups (a card followed by its expiry or CVV).
+        run = m.group(0)
+        total = sum(c.isdigit() for c in run)
+        if total > 19 + _MAX_CARD_TAIL or _IBAN_HEAD.search(text, max(0, m.start() - 5), m.start()):
+            continue  # a tracking number, or the tail of an IBAN with a typo
+        # The whole run, else its longest leading groups (a card followed by its expiry or CVV).
+        groups = list(_RUN_GROUP.finditer(run))
+        digits = "".join(g.group(0) for g in groups)
         for last in range(len(groups), 0, -1):
-            digits = "".join(g[2] for g in groups[:last])
-            if len(digits) < 13:
+            end = groups[last - 1].end()
+            kept = len(digits) - sum(len(g.group(0)) for g in groups[last:])
+            if kept < 13 or total - kept > _MAX_CARD_TAIL:
                 break
-            if _card_ok(digits):
-                yield m.start(), m.start() + groups[last - 1][1]
+            if _card_ok(digits[:kept]):
+                yield m.start(), m.start() + end
                 break
 
 
@@ -276,7 +281,7 @@ _NOT_A_STREET_NAME = frozenset((
 # fmt: on
 _DE_SUFFIX = r"straße|strasse|str\.|weg|allee|platz|gasse|damm|ufer|steig|pfad|straat|laan|gracht|plein"
 _DE_ADDRESS = re.compile(
-    r"\b(?:[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ]?[a-zäöüß]+)*(?:" + _DE_SUFFIX + r")"
+    r"\b(?:[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ]?[a-zäöüß]+){0,2}(?:" + _DE_SUFFIX + r")"
     r"|[A-ZÄÖÜ][a-zäöüß]+[ -](?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Damm|Ufer))"
     r"[ ]*[0-9]{1,3}[a-zA-Z]?\b(?:,?[ ]+[0-9]{4,5}[ ]+[A-ZÄÖÜ][a-zäöüß]+(?:[ -][A-ZÄÖÜ][a-zäöüß]+)?)?"
 )
@@ -285,7 +290,7 @@ _FR_ADDRESS = re.compile(
     r"(?:(?i:rue|avenue|boulevard|bd|all[ée]e|impasse|chemin|quai)[ ]+"
     r"(?:(?:de[ ]la|de|du|des|la|le|les)[ ]+|[dl]')?"
     r"|(?i:place|route|cours)[ ]+(?:(?:de[ ]la|de|du|des)[ ]+|[dl]'))"
-    r"[A-ZÉÈÀÂÎ][\w'-]*(?:[ ]+(?:(?:de|du|des|la|le)[ ]+)?[A-ZÉÈÀÂÎ][\w'-]*)*"
+    r"[A-ZÉÈÀÂÎ][\w'-]*(?:[ ]+(?:(?:de|du|des|la|le)[ ]+)?[A-ZÉÈÀÂÎ][\w'-]*){0,4}"
     r"(?:,?[ ]+[0-9]{5}[ ]+[A-ZÉÈÀÂ][\w-]+)?"
 )
 
@@ -310,11 +315,11 @@ def _find_addresses(text: str) -> Iterator[tuple[int, int]]:
 
 # ---------------------------------------------------------------------------------------------- redactor
 _HAS_DIGIT = re.compile(r"[0-9]")
-_FINDERS: tuple[tuple[str, Callable[[str], Iterator[tuple[int, int]]]], ...] = (
-    ("iban", _find_ibans),
+# Phones and cards hold at least 8 digits close together; most feedback has no such run.
+_LONG_NUMBER = re.compile(r"[0-9](?:[ ().\-/]{0,2}[0-9]){7}")
+_NUMBER_FINDERS: tuple[tuple[str, Callable[[str], Iterator[tuple[int, int]]]], ...] = (
     ("card", _find_cards),
     ("phone", _find_phones),
-    ("address", _find_addresses),
 )
 
 
@@ -334,9 +339,14 @@ class Redactor:
         if "email" in self.kinds:
             found.extend(Span(s, e, "email") for s, e in _find_emails(text))
         if _HAS_DIGIT.search(text):
-            for kind, finder in _FINDERS:
-                if kind in self.kinds:
-                    found.extend(Span(s, e, kind) for s, e in finder(text))
+            if "iban" in self.kinds:  # letters may split an IBAN's digits: "CH36 2769 9H4V 71LH A0I7 4"
+                found.extend(Span(s, e, "iban") for s, e in _find_ibans(text))
+            if "address" in self.kinds:
+                found.extend(Span(s, e, "address") for s, e in _find_addresses(text))
+            if _LONG_NUMBER.search(text):
+                for kind, finder in _NUMBER_FINDERS:
+                    if kind in self.kinds:
+                        found.extend(Span(s, e, kind) for s, e in finder(text))
         if len(found) < 2:
             return found
         found.sort(key=lambda sp: (_PRIORITY[sp.kind], sp.start, sp.start - sp.end))
