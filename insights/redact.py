@@ -140,7 +140,13 @@ def _find_ibans(text: str) -> Iterator[tuple[int, int]]:
 _DIGIT_RUN = re.compile(r"(?<![\w#.,+/-])(?<![0-9][ -])[0-9](?:[ -]?[0-9]){12,}(?![\w]|[.,][0-9])")
 _MAX_CARD_TAIL = 4  # digits after the card in the same run: an expiry ("12 25") or a CVV, nothing longer
 _RUN_GROUP = re.compile(r"[0-9]+")
-_IBAN_HEAD = re.compile(r"(?i)\b[a-z]{2}[0-9]{2}[ -]$")
+# "DE89 " or "GB38 GAGU " just before a digit run: the rest of an IBAN whose checksum failed (a typo),
+# which is neither a card nor a phone number.
+_IBAN_HEAD = re.compile(r"(?i)\b[a-z]{2}[0-9]{2}(?:[ -]?[a-z0-9]{4}){0,2}[ -]?$")
+
+
+def _after_iban_head(text: str, start: int) -> bool:
+    return _IBAN_HEAD.search(text, max(0, start - 16), start) is not None
 
 
 def luhn_ok(digits: str) -> bool:
@@ -163,7 +169,7 @@ def _find_cards(text: str) -> Iterator[tuple[int, int]]:
     for m in _DIGIT_RUN.finditer(text):
         run = m.group(0)
         total = sum(c.isdigit() for c in run)
-        if total > 19 + _MAX_CARD_TAIL or _IBAN_HEAD.search(text, max(0, m.start() - 5), m.start()):
+        if total > 19 + _MAX_CARD_TAIL or _after_iban_head(text, m.start()):
             continue  # a tracking number, or the tail of an IBAN with a typo
         # The whole run, else its longest leading groups (a card followed by its expiry or CVV).
         groups = list(_RUN_GROUP.finditer(run))
@@ -247,7 +253,11 @@ def _find_phones(text: str) -> Iterator[tuple[int, int]]:
     for pattern, low, high in _PHONE_PATTERNS:
         for m in pattern.finditer(text):
             length = _phone_length(m.group(0), low, high)
-            if length and not _ID_BEFORE.search(text, max(0, m.start() - 24), m.start()):
+            if (
+                length
+                and not _ID_BEFORE.search(text, max(0, m.start() - 24), m.start())
+                and not _after_iban_head(text, m.start())
+            ):
                 yield m.start(), m.start() + length
     for m in _PHONE_CONTEXT.finditer(text):
         if not _NOT_PHONE_GAP.search(m.group("gap")):

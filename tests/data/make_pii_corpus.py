@@ -381,6 +381,11 @@ def build(seed: int = 6) -> list[dict[str, object]]:
         for _ in range(8):
             lead = rng.choice(PLAIN) + " " if rng.random() < 0.5 else ""
             rows.append((lead + fill_negatives(rng, template), []))
+    for _ in range(25):  # IBANs with a typo fail mod-97: not IBANs, and not cards or phones either
+        iban = make_iban(rng)
+        last = max(i for i, c in enumerate(iban) if c.isdigit())
+        typo = iban[:last] + str((int(iban[last]) + rng.randint(1, 9)) % 10) + iban[last + 1 :]
+        rows.append((f"The form rejected {typo} as invalid.", []))
     for _ in range(30):  # invalid-checksum cards on their own
         rows.append((f"Number {make_card(rng, valid=False)} came up in the error message.", []))
     rows.extend((p, []) for p in PLAIN)
