@@ -221,3 +221,14 @@ def test_fast_enough_for_every_message(corpus: list[dict]) -> None:
 @pytest.mark.xfail(strict=True, reason="known limit: not redacted")
 def test_known_limits(text: str) -> None:
     assert redact(text) != text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We ordered 2 Large Pizzas Way too salty",  # title-case words before a street word
+    ],
+)
+@pytest.mark.xfail(strict=True, reason="known limit: a false address")
+def test_known_false_positives(text: str) -> None:
+    assert redact(text) == text
