@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from insights.embedding import Embedder
 from insights.pipeline import FeedbackProcessor
@@ -14,6 +16,18 @@ from insights.trend_stage import TrendStage
 from insights.trends import TrendMonitor
 
 log = logging.getLogger(__name__)
+
+
+def make_monitor(settings: Settings, state: MutableMapping[str, Any] | None = None) -> TrendMonitor:
+    """The trend monitor with the configured rules; ``state`` lets the stream back it with a faust table."""
+    return TrendMonitor(
+        window=settings.window,
+        grace=settings.grace,
+        min_volume=settings.alert_min_volume,
+        cooldown_windows=settings.alert_cooldown_windows,
+        p_value=settings.alert_p_value,
+        state=state,
+    )
 
 
 @dataclass
@@ -43,13 +57,6 @@ class Runtime:
             max_text_chars=settings.max_text_chars,
             learn=learn,
         )
-        monitor = TrendMonitor(
-            window=settings.window,
-            grace=settings.grace,
-            min_volume=settings.alert_min_volume,
-            cooldown_windows=settings.alert_cooldown_windows,
-            p_value=settings.alert_p_value,
-        )
-        trends = TrendStage(store, monitor)
+        trends = TrendStage(store, make_monitor(settings))
         log.info("runtime ready: store %s, model %s", store.engine.url.render_as_string(), settings.embedding_model)
         return cls(settings, store, embedder, themes, processor, trends)

@@ -29,31 +29,44 @@ def observation_from_assignment(message: dict[str, Any]) -> Observation:
 
 
 class TrendStage:
-    """Observes assignments, advances the event-time watermark, stores and returns new alerts."""
+    """Observes assignments in event-time order and turns closed windows into alert messages.
+
+    Counting (``observe``) and storing (``persist``) are separate steps: in the stream, counting must run on
+    the event loop (its state is a faust table whose changelog follows the current event), while the
+    database write runs in a worker thread.
+    """
 
     def __init__(self, store: InsightStore | None, monitor: TrendMonitor) -> None:
         self.store = store
         self.monitor = monitor
 
     def observe(self, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Count a batch of cx.theme-assignments messages; returns the alerts of windows it closed."""
         observations = sorted((observation_from_assignment(m) for m in messages), key=lambda o: o.event_time)
         alerts = []
         for obs in observations:
             alerts.extend(self.monitor.observe(obs))
         if observations:
             alerts.extend(self.monitor.advance(observations[-1].event_time))
-        return self._publishable(alerts)
+        return [a.to_message() for a in alerts]
 
     def flush(self) -> list[dict[str, Any]]:
         """End of a finite input (a replay): test the windows still open."""
-        return self._publishable(self.monitor.flush())
+        return [a.to_message() for a in self.monitor.flush()]
 
-    def _publishable(self, alerts: Sequence[Any]) -> list[dict[str, Any]]:
-        messages = [a.to_message() for a in alerts]
-        if self.store is not None:
-            if messages:
-                self.store.upsert_alerts(messages)
-            rows = self.monitor.pop_window_counts()
-            if rows:
-                self.store.upsert_window_counts(rows)
-        return messages
+    def pop_window_counts(self) -> list[dict[str, Any]]:
+        """Window-count rows changed since the last call (absolute counts, so rewriting them is safe)."""
+        return self.monitor.pop_window_counts()
+
+    def store_alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
+        if self.store is not None and alerts:
+            self.store.upsert_alerts(alerts)
+
+    def store_window_counts(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self.store is not None and rows:
+            self.store.upsert_window_counts(rows)
+
+    def persist(self, alerts: Sequence[dict[str, Any]]) -> None:
+        """Store alerts and the window counts changed since the last call (one thread: replays, tests)."""
+        self.store_alerts(alerts)
+        self.store_window_counts(self.pop_window_counts())

@@ -15,8 +15,9 @@ from typing import Any
 import faust
 
 from insights.pipeline import BatchResult, RawMessage
-from insights.runtime import Runtime
+from insights.runtime import Runtime, make_monitor
 from insights.settings import Settings
+from insights.trend_stage import TrendStage
 from streams.kafka_config import faust_broker_url, faust_credentials
 
 log = logging.getLogger(__name__)
@@ -89,22 +90,39 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
 
     # Trend counting is cheap next to embedding, and its slices need all themes together (the denominator
     # is every item of an agent, a team...), so all assignments meet in one partition.
+    # The trend monitor's counts and baselines live in a table backed by a changelog topic, so a restarted or
+    # rebalanced worker resumes them instead of forgetting the baseline.
+    trend_state = app.Table(
+        "trend-state",
+        schema=faust.Schema(key_serializer="json", value_serializer="json"),
+        partitions=settings.topic_partitions,
+    )
+    runtime.trends = TrendStage(runtime.store, make_monitor(settings, state=trend_state))
+
     @app.agent(assignments, name="trends")
     async def trends(stream: faust.StreamT) -> None:
-        """Count assignments per window and slice, test for rises, publish alerts."""
+        """Count each assignment in its window and slices; publish and store the alerts of closed windows."""
         loop = asyncio.get_running_loop()
         grouped = stream.group_by(lambda _value: b"all", name=f"{settings.app_id}-trend-slices")
-        async for events in grouped.take_events(settings.batch_size, within=settings.batch_seconds):
-            messages = []
-            for e in events:
-                try:
-                    messages.append(json.loads(e.value))
-                except (TypeError, ValueError):
-                    log.error("skipping an unreadable theme assignment at offset %s", e.message.offset)
-            new_alerts = await loop.run_in_executor(executor, runtime.trends.observe, messages)
+        async for event in grouped.events():
+            try:
+                message = json.loads(event.value)
+            except (TypeError, ValueError):
+                log.error("skipping an unreadable theme assignment at offset %s", event.message.offset)
+                continue
+            new_alerts = runtime.trends.observe([message])  # on the loop: it writes the faust table
+            if new_alerts:
+                await loop.run_in_executor(executor, runtime.trends.store_alerts, new_alerts)
             for alert in new_alerts:
                 log.warning("ALERT %s: %s", alert["alert_id"], alert.get("explanation", ""))
                 await alerts.send(key=alert["alert_id"].encode(), value=_dumps(alert))
+
+    @app.timer(interval=2.0)
+    async def store_window_counts() -> None:
+        """Dashboards read window counts from the store; write the changed ones every few seconds."""
+        rows = runtime.trends.pop_window_counts()
+        if rows:
+            await asyncio.get_running_loop().run_in_executor(executor, runtime.trends.store_window_counts, rows)
 
     app.conf.insights_runtime = runtime  # type: ignore[attr-defined]
     return app
