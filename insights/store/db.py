@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
-from sqlmodel import SQLModel, create_engine
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlmodel import create_engine
 
 
 def normalise_url(url: str) -> str:
@@ -39,8 +46,79 @@ def create_db_engine(url: str, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BASELINE_REVISION = "0001"  # the schema create_all made before migrations existed
+_PG_LOCK_KEY = 0x1C5_1A5E  # advisory lock: two processes starting at once migrate one after the other
+_MIGRATION_LOCK = threading.Lock()  # alembic's context is process-global: one migration per process at a time
+
+
+def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
+    """An Alembic config for the packaged migrations (no alembic.ini needed, works from an installed wheel)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
 def init_db(engine: Engine) -> None:
-    """Create the tables that do not exist yet."""
+    """Bring the schema to the newest migration (tables, indexes, BI views).
+
+    A store made by ``create_all`` before migrations existed (tables but no ``alembic_version``) is stamped
+    with the baseline revision first, so its data stays and only the newer revisions run. Safe when several
+    processes (or threads) start at once: PostgreSQL migrates under an advisory lock; on SQLite the loser of a
+    race fails, finds the schema at head and goes on.
+    """
     from insights.store import models  # noqa: F401  (registers the tables)
 
-    SQLModel.metadata.create_all(engine)
+    head = head_revision()
+    if current_revision(engine) == head:
+        return
+    for attempt in range(3):
+        try:
+            with _MIGRATION_LOCK:
+                _migrate(engine, head)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if current_revision(engine) == head:
+                return
+            if attempt == 2:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+def _migrate(engine: Engine, head: str) -> None:
+    with engine.connect() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+            conn.commit()
+        try:
+            context = MigrationContext.configure(conn)
+            if context.get_current_revision() == head:
+                return
+            tables = set(inspect(conn).get_table_names())
+            config = alembic_config(connection=conn)
+            if context.get_current_revision() is None and "feedback" in tables:
+                command.stamp(config, BASELINE_REVISION)
+            command.upgrade(config, "head")
+            conn.commit()
+        finally:
+            if postgres:
+                conn.rollback()
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                conn.commit()
+

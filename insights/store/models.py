@@ -1,4 +1,8 @@
-"""Tables of the insight store. Column names are part of the contract with BI tools: change them with care."""
+"""Tables of the insight store. Column names are part of the contract with BI tools: change them with care.
+
+The schema is made by the Alembic migrations in ``insights/store/migrations`` (run by ``init_db``); a change
+here needs a new revision there (tests/test_store_migrations.py fails when the two disagree).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ class FeedbackRecord(SQLModel, table=True):
         Index("ix_feedback_team_time", "team", "event_time"),
         Index("ix_feedback_stage_time", "journey_stage", "event_time"),
         Index("ix_feedback_empathy_time", "empathy_category", "event_time"),
+        Index("ix_feedback_channel_time", "channel", "event_time"),
     )
 
     feedback_id: str = Field(primary_key=True, max_length=200)
@@ -92,7 +97,11 @@ class WindowCount(SQLModel, table=True):
     """
 
     __tablename__ = "window_counts"
-    __table_args__ = (Index("ix_window_counts_theme_window", "theme_id", "window_start"),)
+    __table_args__ = (
+        Index("ix_window_counts_theme_window", "theme_id", "window_start"),
+        Index("ix_window_counts_slice_theme_window", "dimension", "value", "theme_id", "window_start"),
+        Index("ix_window_counts_dimension_window", "dimension", "window_start"),
+    )
 
     window_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     theme_id: str = Field(primary_key=True, max_length=64)
@@ -107,7 +116,10 @@ class AlertRecord(SQLModel, table=True):
     """An alert as published on cx.alerts."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_window_start", "window_start"),)
+    __table_args__ = (
+        Index("ix_alerts_window_start", "window_start"),
+        Index("ix_alerts_window_end", "window_end"),
+    )
 
     alert_id: str = Field(primary_key=True, max_length=100)
     theme_id: str | None = Field(default=None, max_length=64, index=True)

@@ -58,16 +58,22 @@ class InsightStore:
         # The same key twice in one statement is an error in PostgreSQL: the last version wins.
         unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
         update = list(update)
+        # executemany of one cached statement per set of columns (SQLAlchemy batches it as insertmanyvalues):
+        # compiling a multi-row VALUES clause per chunk cost far more than the database work.
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for r in unique:
+            groups.setdefault(tuple(r), []).append(r)
         with self.engine.begin() as conn:
-            for start in range(0, len(unique), CHUNK_ROWS):
-                stmt = insert(table).values(unique[start : start + CHUNK_ROWS])
+            for group in groups.values():
+                stmt = insert(table)
                 if update:
                     stmt = stmt.on_conflict_do_update(
                         index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
                     )
                 else:
                     stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-                conn.execute(stmt)
+                for start in range(0, len(group), CHUNK_ROWS):
+                    conn.execute(stmt, group[start : start + CHUNK_ROWS])
 
     def upsert_feedback(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or replace feedback rows (dicts with FeedbackRecord's columns); received_at is kept."""
