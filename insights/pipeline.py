@@ -16,6 +16,7 @@ import numpy as np
 
 from insights.dead_letter import build_dead_letter
 from insights.records import Feedback, InvalidFeedback, Kind, parse_feedback
+from insights.retry import call_with_retry
 from insights.store import InsightStore
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class FeedbackProcessor:
 
     def __init__(
         self,
-        store: InsightStore,
+        store: InsightStore | None,
         embedder: TextEmbedder,
         themes: ThemeAssigner,
         *,
@@ -164,6 +165,10 @@ class FeedbackProcessor:
                 dead.append(self._dead(m, f"internal error while parsing: {type(exc).__name__}", "processing_error"))
         return accepted, dead
 
+    def reject(self, messages: Sequence[RawMessage], reason: str) -> BatchResult:
+        """Dead-letter a whole batch that processing kept failing on, so the stream moves on and loses nothing."""
+        return BatchResult(dead_letters=[self._dead(m, reason, "processing_error") for m in messages])
+
     def _dead(self, m: RawMessage, reason: str, error_type: str) -> dict[str, Any]:
         return build_dead_letter(
             m.value,
@@ -176,17 +181,27 @@ class FeedbackProcessor:
         )
 
     def process(self, messages: Sequence[RawMessage]) -> BatchResult:
-        """Process a batch; the store holds the accepted items when this returns."""
+        """Process a batch from the topics; the store holds the accepted items when this returns."""
         started = time.perf_counter()
         accepted, dead = self.parse(messages)
-        result = BatchResult(accepted=accepted, dead_letters=dead)
+        result = self.process_feedback(accepted)
+        result.dead_letters = dead
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def process_feedback(self, accepted: Sequence[Feedback]) -> BatchResult:
+        """Embed, assign, learn and store already validated feedback (the replay enters here)."""
+        started = time.perf_counter()
+        result = BatchResult(accepted=list(accepted))
         if accepted:
             texts = [fb.text for fb in accepted]
             embeddings = self.embedder.encode(texts)
             predictions = self.themes.predict(texts, embeddings)
             if self.learn:
                 self.themes.partial_fit(texts, embeddings, ids=[fb.feedback_id for fb in accepted])
-            self.store.upsert_feedback([feedback_row(fb, p) for fb, p in zip(accepted, predictions, strict=True)])
+            if self.store is not None:
+                rows = [feedback_row(fb, p) for fb, p in zip(accepted, predictions, strict=True)]
+                call_with_retry(self.store.upsert_feedback, rows)
             for fb, pred in zip(accepted, predictions, strict=True):
                 result.assignments.append(assignment_message(fb, pred))
                 if pred.theme_id is None:
@@ -203,7 +218,8 @@ class FeedbackProcessor:
 
     def _theme_events(self) -> list[dict[str, Any]]:
         events = [e.to_message() if hasattr(e, "to_message") else dict(e) for e in self.themes.pop_events()]
-        self.store.apply_theme_events(events)
+        if self.store is not None:
+            call_with_retry(self.store.apply_theme_events, events)
         return events
 
     def _resolved_assignments(self) -> list[dict[str, Any]]:
@@ -224,5 +240,6 @@ class FeedbackProcessor:
                     "similarity": float(pred.similarity),
                 }
             )
-        self.store.update_assignments(updates)
+        if self.store is not None:
+            call_with_retry(self.store.update_assignments, updates)
         return messages

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from insights.records import parse_time
+from insights.retry import call_with_retry
 from insights.store import InsightStore
 from insights.trends import Observation, TrendMonitor
 
@@ -60,11 +61,11 @@ class TrendStage:
 
     def store_alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
         if self.store is not None and alerts:
-            self.store.upsert_alerts(alerts)
+            call_with_retry(self.store.upsert_alerts, alerts)
 
     def store_window_counts(self, rows: Sequence[dict[str, Any]]) -> None:
         if self.store is not None and rows:
-            self.store.upsert_window_counts(rows)
+            call_with_retry(self.store.upsert_window_counts, rows)
 
     def persist(self, alerts: Sequence[dict[str, Any]]) -> None:
         """Store alerts and the window counts changed since the last call (one thread: replays, tests)."""

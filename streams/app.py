@@ -23,6 +23,7 @@ from streams.kafka_config import faust_broker_url, faust_credentials
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES_ON_WIRE = 4 * 1024 * 1024
+PROCESSING_ATTEMPTS = 3
 
 
 def _dumps(message: dict[str, Any]) -> bytes:
@@ -65,10 +66,22 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         for a in result.assignments:
             await assignments.send(key=a["feedback_id"].encode(), value=_dumps(a))
 
+    async def process_or_reject(batch: list[RawMessage]) -> BatchResult:
+        """Process a batch; a batch that fails again and again (a bug, not an outage: the store retries those
+        itself) is dead-lettered with the error, because take_events acks a batch even when its body raises."""
+        loop = asyncio.get_running_loop()
+        for attempt in range(1, PROCESSING_ATTEMPTS + 1):
+            try:
+                return await loop.run_in_executor(executor, runtime.processor.process, batch)
+            except Exception as exc:  # noqa: BLE001 - logged, retried, then dead-lettered
+                log.exception("batch of %d failed (attempt %d of %d)", len(batch), attempt, PROCESSING_ATTEMPTS)
+                error = f"{type(exc).__name__}: {str(exc)[:300]}"
+                await asyncio.sleep(attempt)
+        return runtime.processor.reject(batch, f"processing failed {PROCESSING_ATTEMPTS} times: {error}")
+
     @app.agent(feedback, name="ingest")
     async def ingest(stream: faust.StreamT) -> None:
         """Validate, redact, embed, assign and store each batch; dead-letter what cannot be accepted."""
-        loop = asyncio.get_running_loop()
         async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
             batch = [
                 RawMessage(
@@ -81,7 +94,7 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
                 )
                 for e in events
             ]
-            result = await loop.run_in_executor(executor, runtime.processor.process, batch)
+            result = await process_or_reject(batch)
             await publish(result)
             log.info(
                 "batch: %d in, %d stored, %d dead-lettered, %d theme events in %.2fs",
