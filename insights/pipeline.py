@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from insights.dead_letter import build_dead_letter
+from insights.learning import ThemeLearner, encode_embedding
 from insights.records import Feedback, InvalidFeedback, Kind, parse_feedback
 from insights.retry import call_with_retry
 from insights.store import InsightStore
@@ -31,14 +32,9 @@ class Prediction(Protocol):
 
 
 class ThemeAssigner(Protocol):
-    """What the pipeline needs of the theme model (insights.themes.ThemeModel)."""
+    """What the pipeline needs of the theme model (insights.themes.ThemeModel) to assign."""
 
     def predict(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> list[Any]: ...
-    def partial_fit(
-        self, texts: Sequence[str], embeddings: np.ndarray | None = None, ids: Sequence[str] | None = None
-    ) -> Any: ...
-    def pop_events(self) -> list[Any]: ...
-    def pop_resolved(self) -> list[tuple[str, Any]]: ...
 
 
 class TextEmbedder(Protocol):
@@ -65,6 +61,7 @@ class BatchResult:
     assignments: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     theme_events: list[dict[str, Any]] = field(default_factory=list)
+    to_learn: list[dict[str, Any]] = field(default_factory=list)  # for the learner when it runs elsewhere
     seconds: float = 0.0
 
 
@@ -126,8 +123,8 @@ def feedback_row(fb: Feedback, pred: Any) -> dict[str, Any]:
 class FeedbackProcessor:
     """validate -> redact -> embed (batched) -> assign a theme -> upsert into the store.
 
-    ``learn=False`` makes a follower: it assigns against the themes it is given (from cx.themes) and leaves
-    discovery to the worker that owns it.
+    With a ``learner`` the theme model also learns in-line (a replay, a single process); without one, what
+    it saw is returned in ``BatchResult.to_learn`` for the one learner of the stream.
     """
 
     def __init__(
@@ -136,18 +133,16 @@ class FeedbackProcessor:
         embedder: TextEmbedder,
         themes: ThemeAssigner,
         *,
+        learner: ThemeLearner | None = None,
         max_message_bytes: int = 256_000,
         max_text_chars: int = 5_000,
-        learn: bool = True,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.themes = themes
+        self.learner = learner
         self.max_message_bytes = max_message_bytes
         self.max_text_chars = max_text_chars
-        self.learn = learn
-        self._pending: dict[str, Feedback] = {}  # unassigned items a later discovery round may place
-        self.max_pending = 50_000
 
     def parse(self, messages: Sequence[RawMessage]) -> tuple[list[Feedback], list[dict[str, Any]]]:
         """Split a batch into accepted feedback and dead letters (with reasons)."""
@@ -190,56 +185,25 @@ class FeedbackProcessor:
         return result
 
     def process_feedback(self, accepted: Sequence[Feedback]) -> BatchResult:
-        """Embed, assign, learn and store already validated feedback (the replay enters here)."""
+        """Embed, assign and store already validated feedback (the replay enters here)."""
         started = time.perf_counter()
         result = BatchResult(accepted=list(accepted))
         if accepted:
             texts = [fb.text for fb in accepted]
             embeddings = self.embedder.encode(texts)
             predictions = self.themes.predict(texts, embeddings)
-            if self.learn:
-                self.themes.partial_fit(texts, embeddings, ids=[fb.feedback_id for fb in accepted])
             if self.store is not None:
                 rows = [feedback_row(fb, p) for fb, p in zip(accepted, predictions, strict=True)]
                 call_with_retry(self.store.upsert_feedback, rows)
-            for fb, pred in zip(accepted, predictions, strict=True):
-                result.assignments.append(assignment_message(fb, pred))
-                if pred.theme_id is None:
-                    self._remember_pending(fb)
-            result.theme_events = self._theme_events()
-            result.assignments.extend(self._resolved_assignments())
+            result.assignments = [assignment_message(fb, p) for fb, p in zip(accepted, predictions, strict=True)]
+            result.to_learn = [
+                {**message, "embedding": encode_embedding(vector)}
+                for message, vector in zip(result.assignments, embeddings, strict=True)
+            ]
+            if self.learner is not None:
+                learned = self.learner.learn(result.to_learn)
+                result.to_learn = []
+                result.theme_events = learned.theme_events
+                result.assignments.extend(learned.assignments)
         result.seconds = time.perf_counter() - started
         return result
-
-    def _remember_pending(self, fb: Feedback) -> None:
-        self._pending[fb.feedback_id] = fb
-        while len(self._pending) > self.max_pending:
-            self._pending.pop(next(iter(self._pending)))
-
-    def _theme_events(self) -> list[dict[str, Any]]:
-        events = [e.to_message() if hasattr(e, "to_message") else dict(e) for e in self.themes.pop_events()]
-        if self.store is not None:
-            call_with_retry(self.store.apply_theme_events, events)
-        return events
-
-    def _resolved_assignments(self) -> list[dict[str, Any]]:
-        """Earlier outliers that a discovery round placed: update their rows and announce the new assignment."""
-        messages: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        for feedback_id, pred in self.themes.pop_resolved():
-            fb = self._pending.pop(feedback_id, None)
-            if fb is None or pred.theme_id is None:
-                continue
-            messages.append(assignment_message(fb, pred, previous_theme_id=None, revision=1))
-            updates.append(
-                {
-                    "feedback_id": feedback_id,
-                    "theme_id": pred.theme_id,
-                    "coarse_theme_id": getattr(pred, "coarse_theme_id", None),
-                    "empathy_category": pred.empathy_category,
-                    "similarity": float(pred.similarity),
-                }
-            )
-        if self.store is not None:
-            call_with_retry(self.store.update_assignments, updates)
-        return messages

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from insights.embedding import Embedder
+from insights.learning import ThemeLearner
 from insights.pipeline import FeedbackProcessor
 from insights.settings import Settings
 from insights.store import InsightStore
@@ -36,11 +37,13 @@ class Runtime:
     store: InsightStore
     embedder: Embedder
     themes: ThemeModel
+    learner: ThemeLearner
     processor: FeedbackProcessor
     trends: TrendStage
 
     @classmethod
-    def build(cls, settings: Settings, learn: bool = True) -> Runtime:
+    def build(cls, settings: Settings, learn_in_line: bool = False) -> Runtime:
+        """``learn_in_line``: the processor feeds the theme model itself (one process, no discovery topic)."""
         store = InsightStore.from_url(settings.database_url)
         embedder = Embedder(
             settings.embedding_model,
@@ -49,14 +52,15 @@ class Runtime:
             device=settings.embedding_device,
         )
         themes = ThemeModel(embedder=embedder)
+        learner = ThemeLearner(themes, store)
         processor = FeedbackProcessor(
             store,
             embedder,
             themes,
+            learner=learner if learn_in_line else None,
             max_message_bytes=settings.max_message_bytes,
             max_text_chars=settings.max_text_chars,
-            learn=learn,
         )
         trends = TrendStage(store, make_monitor(settings))
         log.info("runtime ready: store %s, model %s", store.engine.url.render_as_string(), settings.embedding_model)
-        return cls(settings, store, embedder, themes, processor, trends)
+        return cls(settings, store, embedder, themes, learner, processor, trends)

@@ -19,6 +19,7 @@ from insights.runtime import Runtime, make_monitor
 from insights.settings import Settings
 from insights.trend_stage import TrendStage
 from streams.kafka_config import faust_broker_url, faust_credentials
+from streams.registry import follow_topic
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
     themes = app.topic(settings.topic_themes, key_type=bytes, value_type=bytes)
     alerts = app.topic(settings.topic_alerts, key_type=bytes, value_type=bytes)
     dead_letters = app.topic(settings.topic_dead_letter, key_type=bytes, value_type=bytes)
+    # One partition: the theme registry has one writer at a time, so theme ids agree across workers.
+    to_learn = app.topic(f"{settings.app_id}-theme-learning", partitions=1, internal=True,
+                         key_type=bytes, value_type=bytes)
 
     async def publish(result: BatchResult) -> None:
         for dl in result.dead_letters:
@@ -65,6 +69,8 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
             await themes.send(key=event["theme_id"].encode(), value=_dumps(event))
         for a in result.assignments:
             await assignments.send(key=a["feedback_id"].encode(), value=_dumps(a))
+        for item in result.to_learn:
+            await to_learn.send(key=item["feedback_id"].encode(), value=_dumps(item))
 
     async def process_or_reject(batch: list[RawMessage]) -> BatchResult:
         """Process a batch; a batch that fails again and again (a bug, not an outage: the store retries those
@@ -100,6 +106,32 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
                 "batch: %d in, %d stored, %d dead-lettered, %d theme events in %.2fs",
                 len(batch), len(result.accepted), len(result.dead_letters), len(result.theme_events), result.seconds,
             )
+
+    @app.agent(to_learn, name="learn")
+    async def learn(stream: faust.StreamT) -> None:
+        """The one learner: partial_fit on what every worker saw; publish lineage and re-assignments."""
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(settings.batch_size * 4, within=settings.batch_seconds):
+            items = []
+            for e in events:
+                try:
+                    items.append(json.loads(e.value))
+                except (TypeError, ValueError):
+                    log.error("skipping an unreadable learning item at offset %s", e.message.offset)
+            try:
+                learned = await loop.run_in_executor(executor, runtime.learner.learn, items)
+            except Exception:  # noqa: BLE001 - learning is best effort; assignments are already stored
+                log.exception("theme learning failed on %d items; they stay as assigned", len(items))
+                continue
+            await publish(BatchResult(theme_events=learned.theme_events, assignments=learned.assignments))
+            if learned.theme_events:
+                log.info("theme registry: %d lineage events (%s)", len(learned.theme_events),
+                         ", ".join(sorted({ev["event_type"] for ev in learned.theme_events})))
+
+    @app.task
+    async def follow_theme_registry() -> None:
+        """Every worker applies cx.themes from the start, so all assign against the same themes."""
+        await follow_topic(settings, settings.topic_themes, runtime.themes.apply_event, executor)
 
     # Trend counting is cheap next to embedding, and its slices need all themes together (the denominator
     # is every item of an agent, a team...), so all assignments meet in one partition.

@@ -50,6 +50,7 @@ def replay(input_file: Path, time_column: str, text_column: str, id_column: str 
     runs, so alert rules (--window, --min-volume, --p-value) can be tuned on history before going live.
     """
     from insights.embedding import Embedder
+    from insights.learning import ThemeLearner
     from insights.pipeline import FeedbackProcessor
     from insights.replay import Replay, ReplayColumns
     from insights.runtime import make_monitor
@@ -73,7 +74,8 @@ def replay(input_file: Path, time_column: str, text_column: str, id_column: str 
     store = InsightStore.from_url(database_url) if database_url else None
     embedder = Embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
                         cache_size=settings.embedding_cache_size)
-    processor = FeedbackProcessor(store, embedder, ThemeModel(embedder=embedder),
+    themes = ThemeModel(embedder=embedder)
+    processor = FeedbackProcessor(store, embedder, themes, learner=ThemeLearner(themes, store),
                                   max_text_chars=settings.max_text_chars)
     trends = TrendStage(store, make_monitor(settings))
     with tqdm(total=len(rows), unit="row", desc="replay", file=sys.stderr) as bar:

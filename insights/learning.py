@@ -1,0 +1,94 @@
+"""Theme learning in one place: the registry must have one writer so theme ids agree across workers.
+
+Every worker embeds and assigns its own partitions; what it saw goes (with its embedding) to one learner,
+which feeds the theme model's ``partial_fit``, stores and announces lineage events, and re-assigns earlier
+outliers that a discovery round has placed. In a replay or a single process the learner runs in-line; in
+the stream it sits behind a one-partition topic, so exactly one worker runs it at a time.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from insights.retry import call_with_retry
+from insights.store import InsightStore
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 50_000
+
+
+def encode_embedding(vector: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_embedding(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4")
+
+
+@dataclass
+class LearnResult:
+    theme_events: list[dict[str, Any]] = field(default_factory=list)
+    assignments: list[dict[str, Any]] = field(default_factory=list)  # re-assignments (revision 1)
+
+
+class ThemeLearner:
+    """Feeds the theme model and turns what it learned into lineage events and re-assignments."""
+
+    def __init__(self, themes: Any, store: InsightStore | None, max_pending: int = MAX_PENDING) -> None:
+        self.themes = themes
+        self.store = store
+        self.max_pending = max_pending
+        self._pending: OrderedDict[str, dict[str, Any]] = OrderedDict()  # unassigned, by feedback id
+
+    def learn(self, items: Sequence[dict[str, Any]]) -> LearnResult:
+        """``items``: assignment messages with an ``embedding`` (base64 float32) field."""
+        result = LearnResult()
+        if not items:
+            return result
+        texts = [i["text"] for i in items]
+        embeddings = np.vstack([decode_embedding(i["embedding"]) for i in items])
+        for item in items:
+            if item.get("theme_id") is None:
+                self._pending[item["feedback_id"]] = {k: v for k, v in item.items() if k != "embedding"}
+        while len(self._pending) > self.max_pending:
+            self._pending.popitem(last=False)
+        self.themes.partial_fit(texts, embeddings, ids=[i["feedback_id"] for i in items])
+        events = self.themes.pop_events()
+        result.theme_events = [e.to_message() if hasattr(e, "to_message") else dict(e) for e in events]
+        result.assignments = self._resolved()
+        if self.store is not None:
+            if result.theme_events:
+                call_with_retry(self.store.apply_theme_events, result.theme_events)
+            if result.assignments:
+                call_with_retry(self.store.update_assignments, result.assignments)
+        return result
+
+    def _resolved(self) -> list[dict[str, Any]]:
+        """Earlier outliers that a discovery round placed, as new assignment messages (revision 1)."""
+        messages = []
+        now = datetime.now(UTC).isoformat()
+        for feedback_id, pred in self.themes.pop_resolved():
+            earlier = self._pending.pop(feedback_id, None)
+            if earlier is None or pred.theme_id is None:
+                continue
+            messages.append({
+                **earlier,
+                "theme_id": pred.theme_id,
+                "coarse_theme_id": getattr(pred, "coarse_theme_id", None),
+                "theme_label": pred.theme_label,
+                "empathy_category": pred.empathy_category,
+                "similarity": float(pred.similarity),
+                "previous_theme_id": None,
+                "revision": int(earlier.get("revision") or 0) + 1,
+                "assigned_at": now,
+            })
+        return messages
