@@ -52,6 +52,7 @@ class WindowCounts:
     def __init__(self, state: MutableMapping[str, Any], clock: WindowClock) -> None:
         self.state = state
         self.clock = clock
+        self._indexed: dict[int, set[str]] = {}  # cache of ``i|{win}``; the mapping stays the truth
 
     # -- meta -------------------------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
@@ -84,11 +85,10 @@ class WindowCounts:
         A late event (its window already closed) changes nothing and is counted in the meta as late.
         """
         win = self.clock.index(obs.event_time)
-        meta = self.meta()
+        meta = self.state.get(META) or self.meta()
         closed = meta["closed"]
         if (closed is not None and win <= closed) or self.clock.is_closed(win, meta["wm"]):
-            meta["late"] += 1
-            self.state[META] = meta
+            self.state[META] = {**meta, "late": meta["late"] + 1}
             return set()
         theme = obs.theme_id or None
         is_empathy = bool(theme and obs.empathy_category)
@@ -115,7 +115,7 @@ class WindowCounts:
         delta = {k: v for k, v in delta.items() if v}
         self.state[fkey] = [theme, is_empathy, obs.revision]
         if win not in meta["open"]:
-            meta["open"] = sorted([*meta["open"], win])
+            meta = {**meta, "open": sorted([*meta["open"], win])}
             self.state[META] = meta
         changed: set[tuple[int, str, str]] = set()
         slices = slices_of(obs.dimensions)
@@ -133,17 +133,21 @@ class WindowCounts:
             self.state[key] = [label, empathy]
 
     def _index(self, win: int, slices: list[str]) -> None:
-        key = f"i|{win}"
-        known = list(self.state.get(key) or [])
-        missing = [s for s in slices if s not in known]
-        if missing:
-            self.state[key] = known + missing
+        known = self._indexed.get(win)
+        if known is None or not known.issuperset(slices):
+            key = f"i|{win}"
+            stored = list(self.state.get(key) or [])
+            missing = [s for s in slices if s not in stored]
+            if missing:
+                self.state[key] = stored + missing
+            self._indexed[win] = set(stored) | set(missing)
 
     def _apply(self, win: int, key: str, delta: dict[str, int], feedback_id: str, quote: str, team: str | None) -> None:
         wkey = f"w|{win}|{key}"
-        record = self.state.get(wkey) or {"n": 0, "t": {}, "q": {}, "team": None}
-        counts = dict(record["t"])
-        quotes = {k: list(v) for k, v in record["q"].items()}
+        record = self.state.get(wkey)
+        if record is None:
+            record = {"n": 0, "t": {}, "q": {}, "team": None}
+        counts, quotes = record["t"], record["q"]
         record["n"] += delta.get(TOTAL, 0)
         for theme_id, change in delta.items():
             if theme_id == TOTAL:
@@ -153,17 +157,21 @@ class WindowCounts:
                 counts[theme_id] = value
             else:
                 counts.pop(theme_id, None)
-            kept = [q for q in quotes.get(theme_id, []) if q[0] != feedback_id]
-            if change > 0 and quote and len(kept) < MAX_QUOTES and all(q[1] != quote for q in kept):
-                kept.append([feedback_id, quote])
-            if kept:
-                quotes[theme_id] = kept
-            else:
-                quotes.pop(theme_id, None)
-        record["t"], record["q"] = counts, quotes
+            kept = quotes.get(theme_id)
+            if change < 0 and kept:
+                kept = [q for q in kept if q[0] != feedback_id]
+                if kept:
+                    quotes[theme_id] = kept
+                else:
+                    del quotes[theme_id]
+            elif change > 0 and quote and (kept is None or len(kept) < MAX_QUOTES):
+                if kept is None:
+                    quotes[theme_id] = [[feedback_id, quote]]
+                elif all(q[1] != quote for q in kept):
+                    kept.append([feedback_id, quote])
         if team:
             record["team"] = team
-        self.state[wkey] = record
+        self.state[wkey] = record  # an assignment, so a changelog-backed table records the change
 
     # -- closing ----------------------------------------------------------------------------------------
     def closable(self, watermark: float | None) -> list[int]:
@@ -182,6 +190,7 @@ class WindowCounts:
         for key in records:
             del self.state[f"w|{win}|{key}"]
         self.state.pop(f"i|{win}", None)
+        self._indexed.pop(win, None)
         meta = self.meta()
         meta["open"] = [w for w in meta["open"] if w != win]
         meta["closed"] = win if meta["closed"] is None else max(meta["closed"], win)

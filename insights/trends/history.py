@@ -20,6 +20,8 @@ from insights.trends.stats import JEFFREYS, BetaRate
 
 MAX_SQUARED_RESIDUAL = 25.0
 DISPERSION_PRIOR_WEIGHT = 5.0
+MIN_ITEMS_FOR_SPREAD = 20.0
+MIN_PRIOR_STRENGTH = 2.0
 
 
 def new_record() -> dict[str, Any]:
@@ -27,7 +29,13 @@ def new_record() -> dict[str, Any]:
 
 
 class History:
-    """Baselines per slice and theme, shrunk along agent -> team -> whole stream."""
+    """Baselines per slice and theme, shrunk along agent -> team -> whole stream.
+
+    How hard a slice is pulled towards its parent is estimated from the data (empirical Bayes, method of
+    moments): the spread of the sibling slices' rates around their parents' beyond binomial noise. Journey
+    stages that genuinely differ get a weak pull; agents who differ little get a strong one, capped at
+    ``prior_strength`` items.
+    """
 
     def __init__(self, state: MutableMapping[str, Any], half_life: float, guard: int, prior_strength: float) -> None:
         self.state = state
@@ -36,11 +44,15 @@ class History:
         self.prior_strength = prior_strength
         self._cache: dict[str, dict[str, Any]] = {}
         self._baselines: dict[tuple[str, str], BetaRate] = {}
+        self._strengths: dict[tuple[str, str], float] = {}
+        self._keys: list[str] = []
 
-    def begin(self) -> None:
-        """Start a window close: forget memoised records (the mapping may have changed)."""
+    def begin(self, keys: list[str]) -> None:
+        """Start a window close over these slices: forget memoised values (the mapping may have changed)."""
         self._cache.clear()
         self._baselines.clear()
+        self._strengths.clear()
+        self._keys = list(keys)
 
     def record(self, key: str) -> dict[str, Any]:
         if key not in self._cache:
@@ -63,10 +75,40 @@ class History:
         memo = (key, theme)
         if memo not in self._baselines:
             parent = self.parent_of(key)
-            prior = JEFFREYS if parent is None else self.baseline(parent, theme).as_prior(self.prior_strength)
+            if parent is None:
+                prior = JEFFREYS
+            else:
+                prior = self.baseline(parent, theme).as_prior(self.strength(key.partition("=")[0], theme))
             own = self.record(key)
             self._baselines[memo] = BetaRate.from_counts(own["sx"].get(theme, 0.0), own["sn"], prior)
         return self._baselines[memo]
+
+    def strength(self, dimension: str, theme: str) -> float:
+        """Prior strength for the slices of one dimension: p(1-p)/tau^2 - 1, tau^2 the between-slice
+        variance of rates beyond sampling noise (``prior_strength`` when they do not differ)."""
+        memo = (dimension, theme)
+        if memo not in self._strengths:
+            excess, means = [], []
+            for key in self._keys:
+                if not key.startswith(dimension + "="):
+                    continue
+                rec = self.record(key)
+                if rec["sn"] < MIN_ITEMS_FOR_SPREAD:
+                    continue
+                parent = self.parent_of(key)
+                mean = self.baseline(parent, theme).mean if parent is not None else 0.5
+                rate = rec["sx"].get(theme, 0.0) / rec["sn"]
+                noise = mean * (1.0 - mean) / (rec["sn"] * (1.0 + self.decay))
+                excess.append((rate - mean) ** 2 - noise)
+                means.append(mean)
+            strength = self.prior_strength
+            if len(excess) >= 2:
+                tau2 = sum(excess) / len(excess)
+                p = sum(means) / len(means)
+                if tau2 > 0:
+                    strength = min(self.prior_strength, max(MIN_PRIOR_STRENGTH, p * (1.0 - p) / tau2 - 1.0))
+            self._strengths[memo] = strength
+        return self._strengths[memo]
 
     def dispersion(self, key: str, theme: str) -> float:
         """Window-to-window over-dispersion (>= 1), shrunk towards 1 (pure binomial noise)."""

@@ -17,7 +17,7 @@ from insights.trends.model import (
     Alert,
     Observation,
 )
-from insights.trends.stats import TailTest, severity, severity_rank, test_rise
+from insights.trends.stats import TailTest, severity, severity_rank, tail_test
 from insights.trends.windows import WindowClock, iso, to_utc
 
 MAX_PENDING_ROWS = 200_000
@@ -40,10 +40,10 @@ class TrendMonitor:
     denominator. When a window closes (watermark past its end + grace) each theme of each slice is tested over
     the last 1, 2 and 3 windows against the slice's own discounted history (agents shrunk towards their team,
     other slices towards the whole stream) with a beta-binomial tail; the smallest p, Bonferroni-corrected for
-    the three spans, must be below ``p_value``. Alerts also need ``min_volume`` items and ``min_observed``
-    complaints in the tested span, a rise of at least ``min_ratio``, ``warmup_windows`` of the slice's own
-    history, and no alert of the same or higher severity for that slice and theme in the last
-    ``cooldown_windows`` windows.
+    the three spans, must be below ``p_value``. Alerts also need ``min_volume`` items of the slice in the
+    closing window, ``min_observed`` items of the theme in the tested span, a rise of at least ``min_ratio``,
+    ``warmup_windows`` of the slice's own history, and no alert of the same or higher severity for that slice
+    and theme in the last ``cooldown_windows`` windows.
     """
 
     def __init__(
@@ -59,7 +59,7 @@ class TrendMonitor:
         min_ratio: float = 1.2,
         baseline_half_life: float = 12.0,
         guard_windows: int = 2,
-        prior_strength: float = 100.0,
+        prior_strength: float = 200.0,
         warmup_windows: int = 3,
         history_ttl_windows: int | None = None,
         count_rows: bool = True,
@@ -127,7 +127,7 @@ class TrendMonitor:
             self._dirty = {cell for cell in self._dirty if cell[0] != win}
             del self._pending_rows[:-MAX_PENDING_ROWS]
         self.counts.take(win)
-        self.history.begin()
+        self.history.begin(list(records))
         for key, record in records.items():
             if record.get("team"):
                 self.history.record(key)["team"] = record["team"]
@@ -143,7 +143,7 @@ class TrendMonitor:
 
     def _test_slice(self, win: int, key: str, record: dict[str, Any]) -> list[_Candidate]:
         history = self.history
-        if history.record(key)["nw"] < self.warmup_windows:
+        if history.record(key)["nw"] < self.warmup_windows or record["n"] < self.min_volume:
             return []
         found: list[_Candidate] = []
         tested_slice = False
@@ -157,9 +157,9 @@ class TrendMonitor:
                     continue
                 observed = x + sum(e[2].get(theme, 0) for e in earlier)
                 trials = record["n"] + sum(e[1] for e in earlier)
-                if trials < self.min_volume or observed < self.min_observed:
+                if observed < self.min_observed:
                     continue
-                result = test_rise(observed, trials, base, dispersion)
+                result = tail_test(observed, trials, base, dispersion)
                 if best is None or result.p_value < best[1].p_value:
                     best = (k, result)
             if best is None:

@@ -107,7 +107,7 @@ class TailTest:
     p_value: float
 
 
-def test_rise(observed: int, trials: int, rate: BetaRate, dispersion: float = 1.0) -> TailTest:
+def tail_test(observed: int, trials: int, rate: BetaRate, dispersion: float = 1.0) -> TailTest:
     """One-sided test of observed >= expected under BetaBinomial(trials, rate), variance inflated by
     ``dispersion`` (>= 1, the window-to-window over-dispersion of this slice).
     """

@@ -1,0 +1,172 @@
+"""Trend tests: rises alert with evidence, quiet streams do not, cooldown, empathy aggregate, ids, schema."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+from scipy.stats import betabinom
+
+from insights.simulator import FeedbackSimulator, Injection
+from insights.trends import EMPATHY_THEME_ID, Observation, TrendMonitor, betabinom_sf
+from insights.trends.stats import BetaRate, severity, tail_test
+
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "alert.v1.json").read_text())
+EMPATHY = {"t-rude": "rude", "t-robot": "robotic", "t-dismiss": "dismissive"}
+
+
+def feed_window(mon: TrendMonitor, w: int, themes: dict[str, int], total: int, dims: dict | None = None):
+    """One hour of feedback: ``themes`` counts, the rest 't-other'; returns alerts raised while feeding."""
+    labels = [t for t, c in themes.items() for _ in range(c)]
+    labels += ["t-other"] * (total - len(labels))
+    random.Random(w).shuffle(labels)
+    alerts = []
+    for i, theme in enumerate(labels):
+        alerts += mon.observe(
+            Observation(
+                feedback_id=f"{w}-{i}-{sorted((dims or {}).items())}",
+                event_time=T0 + timedelta(hours=w, seconds=3600 * i / total),
+                theme_id=theme,
+                theme_label=theme.removeprefix("t-"),
+                empathy_category=EMPATHY.get(theme),
+                dimensions=dims or {},
+                text=f"quote {theme} {i}",
+            )
+        )
+    return alerts
+
+
+def run(mon: TrendMonitor, windows: list[tuple[dict[str, int], int]]) -> list:
+    alerts = []
+    for w, (themes, total) in enumerate(windows):
+        alerts += feed_window(mon, w, themes, total)
+    return alerts + mon.flush()
+
+
+def test_betabinom_tail_matches_scipy():
+    for n, a, b in [(4, 10.0, 90.0), (100, 10.0, 90.0), (400, 30.0, 370.0), (60, 0.5, 0.5), (1000, 2.0, 500.0)]:
+        for x in range(0, n + 2, max(1, n // 25)):
+            assert betabinom_sf(x, n, a, b) == pytest.approx(betabinom.sf(x - 1, n, a, b), rel=1e-6, abs=1e-12)
+
+
+def test_uncertain_baseline_gives_a_larger_p_value():
+    sure = tail_test(60, 400, BetaRate(3000.0, 37000.0))
+    unsure = tail_test(60, 400, BetaRate(30.0, 370.0))
+    overdispersed = tail_test(60, 400, BetaRate(3000.0, 37000.0), dispersion=2.0)
+    assert sure.p_value < unsure.p_value
+    assert sure.p_value < overdispersed.p_value
+    assert sure.expected == pytest.approx(30.0, rel=1e-3)
+
+
+def test_severity_grows_with_the_ratio():
+    assert [severity(r, 20) for r in (1.3, 1.7, 2.5, 3.5)] == ["low", "medium", "high", "critical"]
+    assert severity(5.0, 6) == "high"  # critical needs a real count
+
+
+def test_a_doubling_in_the_whole_stream_alerts_with_its_evidence():
+    quiet = [({"t-bill": 40}, 400)] * 10
+    alerts = run(TrendMonitor(window="1h", grace="0"), [*quiet, ({"t-bill": 84}, 400)])
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert (alert.theme_id, alert.dimensions, alert.windows) == ("t-bill", {}, 1)
+    assert alert.window_start == "2024-05-01T10:00:00Z" and alert.window_end == "2024-05-01T11:00:00Z"
+    assert alert.observed == 84 and alert.denominator == 400
+    assert alert.expected == pytest.approx(40.0, rel=0.05)
+    assert alert.ratio == pytest.approx(2.1, rel=0.05)
+    assert alert.p_value < 0.001 and alert.z > 3
+    assert alert.severity == "high"
+    assert alert.baseline_rate == pytest.approx(0.1, rel=0.05)
+    assert 1 <= len(alert.quotes) <= 3 and all(q.startswith("quote t-bill") for q in alert.quotes)
+    assert "bill" in alert.explanation and "84 of 400" in alert.explanation
+    assert alert.explanation.count(".") >= 1 and "\n" not in alert.explanation
+
+
+def test_no_alert_on_a_quiet_stream_or_below_minimum_volume():
+    rng = random.Random(3)
+    windows = [({"t-bill": sum(rng.random() < 0.1 for _ in range(300))}, 300) for _ in range(40)]
+    assert run(TrendMonitor(window="1h", grace="0"), windows) == []
+    small = [({"t-bill": 1}, 10)] * 10 + [({"t-bill": 9}, 10)]
+    assert run(TrendMonitor(window="1h", grace="0", min_volume=20), small) == []
+    assert run(TrendMonitor(window="1h", grace="0", min_volume=10), small)  # the same rise, enough volume
+
+
+def test_cooldown_suppresses_repeats_but_not_an_escalation():
+    mon = TrendMonitor(window="1h", grace="0", cooldown_windows=3)
+    quiet = [({"t-bill": 40}, 400)] * 10
+    rise = [({"t-bill": 66}, 400), ({"t-bill": 160}, 400), ({"t-bill": 160}, 400), ({"t-bill": 160}, 400)]
+    alerts = [a for a in run(mon, quiet + rise) if a.dimensions == {}]
+    assert [(a.window_end[11:16], a.severity) for a in alerts] == [("11:00", "medium"), ("12:00", "critical")]
+    assert mon.stats["suppressed"] >= 2
+
+
+def test_a_sustained_rise_alerts_again_after_the_cooldown():
+    mon = TrendMonitor(window="1h", grace="0", cooldown_windows=2)
+    windows = [({"t-bill": 40}, 400)] * 10 + [({"t-bill": 100}, 400)] * 4
+    ends = [a.window_end[11:16] for a in run(mon, windows)]
+    assert ends == ["11:00", "14:00"]
+
+
+def test_the_empathy_aggregate_alerts_when_no_single_empathy_theme_does():
+    quiet = [({"t-rude": 20, "t-robot": 20, "t-dismiss": 20}, 500)] * 12
+    rise = ({"t-rude": 30, "t-robot": 30, "t-dismiss": 30}, 500)
+    alerts = run(TrendMonitor(window="1h", grace="0"), [*quiet, rise])
+    assert [a.theme_id for a in alerts] == [EMPATHY_THEME_ID]
+    alert = alerts[0]
+    assert alert.aggregate and alert.empathy_category == "all"
+    assert alert.observed == 90 and alert.expected == pytest.approx(60, rel=0.05)
+    assert "empathy" in alert.theme_label
+
+
+def test_alert_ids_are_deterministic_across_replays():
+    def replay():
+        sim = FeedbackSimulator(
+            seed=11,
+            items_per_window=400,
+            window="1h",
+            start=T0,
+            injections=[
+                Injection("rude", 4.0, T0 + timedelta(hours=8), T0 + timedelta(hours=10), {"team": "care-east"}),
+            ],
+        )
+        mon = TrendMonitor(window="1h", grace="5m")
+        alerts = []
+        for item in sim.until(T0 + timedelta(hours=10)):
+            alerts += mon.observe(
+                Observation(
+                    item.feedback_id,
+                    item.event_time,
+                    item.truth,
+                    item.theme_label,
+                    item.empathy_category,
+                    item.dimensions,
+                    item.text,
+                )
+            )
+        return alerts + mon.flush()
+
+    first, second = replay(), replay()
+    assert first and [a.alert_id for a in first] == [a.alert_id for a in second]
+    assert len({a.alert_id for a in first}) == len(first)
+    team_rude = [a for a in first if a.theme_id == "rude" and a.dimensions == {"team": "care-east"}]
+    assert team_rude and team_rude[0].window_end <= "2024-05-01T10:00:00Z"
+
+
+def test_alert_message_validates_against_the_schema():
+    validator = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    Draft202012Validator.check_schema(SCHEMA)
+    alerts = run(TrendMonitor(window="1h", grace="0"), [({"t-rude": 20}, 400)] * 8 + [({"t-rude": 60}, 400)])
+    assert alerts
+    for alert in alerts:
+        message = alert.to_message()
+        validator.validate(message)
+        assert message["schema_version"] == 1
+        assert json.loads(json.dumps(message)) == message
+    broken = {**alerts[0].to_message(), "severity": "apocalyptic"}
+    assert not validator.is_valid(broken)
+    missing = {k: v for k, v in alerts[0].to_message().items() if k != "window_end"}
+    assert not validator.is_valid(missing)
