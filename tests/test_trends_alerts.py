@@ -170,3 +170,10 @@ def test_alert_message_validates_against_the_schema():
     assert not validator.is_valid(broken)
     missing = {k: v for k, v in alerts[0].to_message().items() if k != "window_end"}
     assert not validator.is_valid(missing)
+
+
+def test_one_empathy_theme_rising_alerts_once_not_again_as_the_aggregate():
+    quiet = [({"t-rude": 20, "t-robot": 20}, 500)] * 12
+    alerts = run(TrendMonitor(window="1h", grace="0"), [*quiet, ({"t-rude": 70, "t-robot": 20}, 500)])
+    assert [a.theme_id for a in alerts] == ["t-rude"]
+    assert alerts[0].empathy_category == "rude" and not alerts[0].aggregate

@@ -132,7 +132,18 @@ class TrendMonitor:
             if record.get("team"):
                 self.history.record(key)["team"] = record["team"]
         candidates = [c for key in sorted(records) for c in self._test_slice(win, key, records[key])]
-        alerts = [a for a in (self._alert(win, c, records[c.key]) for c in candidates) if a is not None]
+        specific = {c.key for c in candidates if c.theme != EMPATHY_THEME_ID and self.counts.theme_info(c.theme)[1]}
+        alerts = []
+        for cand in candidates:
+            if cand.theme == EMPATHY_THEME_ID and cand.key in specific:
+                # an empathy theme of the same slice rose: its alert says more, the aggregate would repeat it
+                rank = severity_rank(severity(cand.test.observed / cand.test.expected, cand.test.observed))
+                self.history.set_cooldown(cand.key, cand.theme, win, rank, self.cooldown_windows)
+                self.stats["suppressed"] += 1
+                continue
+            alert = self._alert(win, cand, records[cand.key])
+            if alert is not None:
+                alerts.append(alert)
         for key, record in records.items():
             counts = {t: c for t, c in record["t"].items()}
             self.history.push(key, win, record["n"], counts, record.get("team"))
