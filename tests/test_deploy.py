@@ -283,7 +283,9 @@ def test_compose_api_command_and_healthcheck_run(tmp_path):
     assert check[0] == "CMD" and check[1] == "python"
     check_cmd = [sys.executable, *(a.replace(":8000/", f":{port}/") for a in check[2:])]
     insights = shutil.which("insights", path=str(Path(sys.executable).parent)) or "insights"
-    env = {**os.environ, **service_env(service), "DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}"}
+    # With a token configured (as the Kubernetes Secret does), /health must still answer without one: probes send none.
+    env = {**os.environ, **service_env(service), "DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}",
+           "API_TOKEN": "probe-test-token"}
     proc = subprocess.Popen([insights, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             cwd=tmp_path)
     try:
