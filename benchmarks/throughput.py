@@ -1,0 +1,165 @@
+"""End-to-end throughput of the worker against raw ``model.encode`` on the same texts, in the same run.
+
+Produces N realistic messages from the project's simulator to a Tansu broker, runs the real worker until all
+are stored, and times ``model.encode`` on the same texts. Also measures produce-to-store latency under light
+load and the worker's peak RSS. The LAST line is ``end_to_end_vs_encode=<ratio>``.
+
+    python benchmarks/throughput.py --messages 5000 --repeats realistic
+    python benchmarks/throughput.py --messages 5000 --repeats none
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+from aiokafka import AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from insights.embedding import load_sentence_transformer  # noqa: E402
+from insights.simulator import FeedbackSimulator  # noqa: E402
+from insights.store import FeedbackRecord, InsightStore  # noqa: E402
+from streams.broker import LocalBroker  # noqa: E402
+from tests.worker_harness import WorkerProcess, worker_env  # noqa: E402
+
+
+def make_messages(n: int, repeats: str, seed: int = 11) -> list[dict]:
+    """Simulated messages; ``none`` makes every text unique (a suffix), ``realistic`` keeps the simulator's
+    share of exact repeats ("great", "N/A", "rude agent" ...)."""
+    sim = FeedbackSimulator(seed=seed, review_share=0.0, short_share=0.07 if repeats == "realistic" else 0.0)
+    out = []
+    for i, item in enumerate(sim.generate(n)):
+        doc = dict(item.message)
+        if repeats == "none":
+            doc["comment"] = f"{doc['comment']} (ref {i})"
+        out.append(doc)
+    return out
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.proc = psutil.Process(pid)
+        self.samples: list[int] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.samples.append(self.proc.memory_info().rss)
+            except psutil.Error:
+                return
+            self.stop.wait(0.5)
+
+
+async def produce(bootstrap: str, docs: list[dict], rate: float | None = None) -> dict[str, float]:
+    """Send docs (at ``rate`` per second, or as fast as possible); returns feedback id -> send time."""
+    sent: dict[str, float] = {}
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        for doc in docs:
+            sent[doc["response_id"]] = time.time()
+            await producer.send("cx.feedback.survey", json.dumps(doc).encode())
+            if rate:
+                await producer.flush()
+                await asyncio.sleep(1.0 / rate)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+def wait_stored(store: InsightStore, n: int, worker: WorkerProcess, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while store.count(FeedbackRecord) < n:
+        worker.assert_running()
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out: {store.count(FeedbackRecord)} of {n} stored")
+        time.sleep(0.2)
+
+
+def received_at(store: InsightStore) -> dict[str, float]:
+    from sqlmodel import Session, select
+
+    with Session(store.engine) as session:
+        rows = session.exec(select(FeedbackRecord.feedback_id, FeedbackRecord.received_at)).all()
+    return {fid: (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp() for fid, ts in rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--repeats", choices=["none", "realistic"], default="realistic")
+    parser.add_argument("--latency-messages", type=int, default=200)
+    parser.add_argument("--latency-rate", type=float, default=10.0, help="messages/s of the light-load phase")
+    parser.add_argument("--batch-size", type=int, default=256)
+    args = parser.parse_args()
+
+    docs = make_messages(args.messages, args.repeats)
+    texts = [d["comment"] for d in docs]
+    unique = len({" ".join(t.lower().split()) for t in texts})
+    print(f"{len(docs)} messages, {unique} distinct texts ({args.repeats} repeats)")
+
+    model = load_sentence_transformer("all-MiniLM-L6-v2")
+    model.encode(texts[:64], batch_size=64)  # warm-up
+    t0 = time.perf_counter()
+    model.encode(texts, batch_size=64, normalize_embeddings=True)
+    encode_seconds = time.perf_counter() - t0
+    encode_rate = len(texts) / encode_seconds
+    print(f"raw model.encode: {encode_rate:,.0f} texts/s ({encode_seconds:.1f}s)")
+    del model
+
+    tmp = Path(tempfile.mkdtemp(prefix="insights-bench-"))
+    db = f"sqlite:///{tmp / 'bench.db'}"
+    with LocalBroker(log_file=tmp / "tansu.log") as broker:
+        env = worker_env(broker.bootstrap_servers, db, tmp, BATCH_SIZE=str(args.batch_size), LOG_LEVEL="WARNING")
+        worker = WorkerProcess(env, tmp / "worker.log")
+        sampler = RssSampler(worker.proc.pid)
+        sampler.start()
+        store = InsightStore.from_url(db)
+        try:
+            # warm the worker (model load, group join) with a few messages, then time the bulk
+            warm = make_messages(50, "none", seed=99)
+            for d in warm:
+                d["response_id"] = "warm-" + d["response_id"]
+            asyncio.run(produce(broker.bootstrap_servers, warm))
+            wait_stored(store, len(warm), worker, timeout=300)
+            start = time.perf_counter()
+            asyncio.run(produce(broker.bootstrap_servers, docs))
+            wait_stored(store, len(warm) + len(docs), worker, timeout=3600)
+            e2e_seconds = time.perf_counter() - start
+            e2e_rate = len(docs) / e2e_seconds
+            print(f"end to end (produce -> stored): {e2e_rate:,.0f} messages/s ({e2e_seconds:.1f}s)")
+
+            light = make_messages(args.latency_messages, "none", seed=7)
+            for d in light:
+                d["response_id"] = "lat-" + d["response_id"]
+            sent = asyncio.run(produce(broker.bootstrap_servers, light, rate=args.latency_rate))
+            wait_stored(store, len(warm) + len(docs) + len(light), worker, timeout=600)
+            got = received_at(store)
+            latencies = sorted(got[fid] - t for fid, t in sent.items())
+            p50 = statistics.median(latencies)
+            p95 = latencies[int(0.95 * (len(latencies) - 1))]
+            print(f"light load ({args.latency_rate:g}/s): produce-to-store latency p50 {p50:.2f}s p95 {p95:.2f}s")
+        finally:
+            sampler.stop.set()
+            worker.stop()
+    peak = max(sampler.samples) / 2**20 if sampler.samples else float("nan")
+    print(f"worker peak RSS: {peak:,.0f} MiB")
+    print(f"at {datetime.now(UTC).isoformat(timespec='seconds')}, data in {tmp}")
+    print(f"end_to_end_vs_encode={e2e_rate / encode_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()

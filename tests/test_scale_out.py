@@ -1,0 +1,64 @@
+"""Two workers in one consumer group on a topic of several partitions: both work, nothing is stored twice,
+and both assign against the same theme registry (one learner, cx.themes followed by every worker)."""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections import defaultdict
+
+import pytest
+
+from insights.store import FeedbackRecord, InsightStore
+from tests.messages import encode, survey
+from tests.test_worker_integration import COMPLAINTS, OPENINGS
+from tests.worker_harness import WorkerProcess, produce, wait_until, worker_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _stored_rows(store: InsightStore) -> list[FeedbackRecord]:
+    from sqlmodel import Session, select
+
+    with Session(store.engine) as session:
+        return list(session.exec(select(FeedbackRecord)).all())
+
+
+def _ingested(log: str) -> int:
+    return sum(int(n) for n in re.findall(r"batch: (\d+) in", log))
+
+
+def test_two_workers_share_partitions_store_once_and_agree_on_theme_ids(broker, sqlite_url, tmp_path):
+    rng = random.Random(5)
+    texts = sorted({(o + c).strip().capitalize() for o in OPENINGS for c in COMPLAINTS})
+    n = 1200
+    messages = [("cx.feedback.survey", encode(survey(i, comment=rng.choice(texts)))) for i in range(n)]
+    app_id = f"scale-{uuid.uuid4().hex[:6]}"
+    env = dict(APP_ID=app_id, TOPIC_PARTITIONS="4")
+    first = WorkerProcess(worker_env(broker.bootstrap_servers, sqlite_url, tmp_path, **env), tmp_path / "w1.log")
+    second = WorkerProcess(worker_env(broker.bootstrap_servers, sqlite_url, tmp_path, **env), tmp_path / "w2.log")
+    store = InsightStore.from_url(sqlite_url)
+    try:
+        wait_until(lambda: "Setting newly assigned partitions" in first.log_text()
+                   and "Setting newly assigned partitions" in second.log_text(), timeout=120, worker=first,
+                   what="both workers in the group")
+        # keys spread the messages over all partitions
+        produce(broker.bootstrap_servers, messages)
+        wait_until(lambda: store.count(FeedbackRecord) >= n, timeout=400, worker=second, what=f"{n} rows")
+        first.assert_running()
+        second.assert_running()
+    finally:
+        first.stop()
+        second.stop()
+
+    rows = _stored_rows(store)
+    assert len(rows) == n and len({r.feedback_id for r in rows}) == n
+    assert _ingested(first.log_text()) > 0 and _ingested(second.log_text()) > 0, "one worker got no partition"
+    themes_by_text: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        if r.theme_id:
+            themes_by_text[r.text].add(r.theme_id)
+    disagreements = {t: ids for t, ids in themes_by_text.items() if len(ids) > 1}
+    assert sum(1 for r in rows if r.theme_id) >= 0.8 * n
+    assert len(disagreements) <= 0.05 * len(themes_by_text), disagreements
