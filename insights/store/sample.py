@@ -100,7 +100,7 @@ def build_sample(windows: int = 30, items_per_window: int = 150, seed: int = 7,
         injections=[Injection(theme="rude", multiplier=6.0, start=rise, dimensions={"agent_id": RISE_AGENT})],
     )
     end = start + windows * window
-    items = list(sim.until(end))
+    items = [i for i in sim.until(end) if i.event_time < end]
     monitor = TrendMonitor(window="1h", grace="0s", min_volume=20, cooldown_windows=3, p_value=0.001)
     alerts = []
     quotes: dict[str, list[str]] = {}
