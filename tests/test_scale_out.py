@@ -36,9 +36,9 @@ def test_two_workers_share_partitions_store_once_and_agree_on_theme_ids(broker, 
     messages = [("cx.feedback.survey", encode(survey(i, comment=rng.choice(texts)))) for i in range(n)]
     app_id = f"scale-{uuid.uuid4().hex[:6]}"
     env = dict(APP_ID=app_id, TOPIC_PARTITIONS="4")
+    store = InsightStore.from_url(sqlite_url)  # migrate once, before two processes race to do it
     first = WorkerProcess(worker_env(broker.bootstrap_servers, sqlite_url, tmp_path, **env), tmp_path / "w1.log")
     second = WorkerProcess(worker_env(broker.bootstrap_servers, sqlite_url, tmp_path, **env), tmp_path / "w2.log")
-    store = InsightStore.from_url(sqlite_url)
     try:
         wait_until(lambda: "Setting newly assigned partitions" in first.log_text()
                    and "Setting newly assigned partitions" in second.log_text(), timeout=120, worker=first,
