@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     # Store
     database_url: str = Field("sqlite:///insights.db", description="SQLAlchemy URL of the insight store")
 
+    # Retention (insights retention; see SECURITY.md)
+    retention_days: int | None = Field(
+        None, ge=1, description="Days after its event time that a feedback item's redacted text is kept in the "
+        "store; `insights retention` deletes (or blanks) older rows, keeping window counts, alerts and themes. "
+        "Unset: kept until deleted by hand"
+    )
+
     # Embedding
     embedding_model: str = Field(
         "all-MiniLM-L6-v2",
@@ -73,6 +80,12 @@ class Settings(BaseSettings):
     api_token: str | None = Field(None, description="When set, the API requires 'Authorization: Bearer <token>'")
 
     log_level: str = "INFO"
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _empty_retention_is_unset(cls, value: object) -> object:
+        """RETENTION_DAYS= (empty, as a ConfigMap may leave it) means no retention, not an error."""
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 @lru_cache(maxsize=1)
