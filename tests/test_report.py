@@ -1,0 +1,45 @@
+"""``insights report``: PNG charts and an HTML report from a real store (the simulated sample, on SQLite)."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from insights.cli import main
+from insights.store import InsightStore
+from insights.store.sample import RISE_AGENT, build_sample, load_sample
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_writes_charts_and_html(sqlite_url: str, tmp_path) -> None:
+    load_sample(InsightStore.from_url(sqlite_url), build_sample())
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["report", "--since", "2026-03-01", "--out", str(out),
+                                       "--database-url", sqlite_url])
+    assert result.exit_code == 0, result.output
+    for name in ("trends.png", "empathy.png", "heatmap.png", "agents.png"):
+        data = (out / name).read_bytes()
+        assert data.startswith(PNG) and len(data) > 10_000, name
+    page = (out / "report.html").read_text()
+    assert "rude agent" in page and f"agent_id={RISE_AGENT}" in page and "critical" in page
+    assert all(f'src="{n}"' in page for n in ("trends.png", "empathy.png", "heatmap.png", "agents.png"))
+    data = json.loads((out / "data.json").read_text())
+    assert data["total"] == len(build_sample().feedback) and data["top"][0]["theme_id"] == "praise"
+
+    relative = CliRunner().invoke(main, ["report", "--since", "6h", "--out", str(tmp_path / "r2"),
+                                         "--database-url", sqlite_url])
+    assert relative.exit_code == 0, relative.output
+    assert json.loads((tmp_path / "r2" / "data.json").read_text())["since"].startswith("2026-03-02T00:00")
+
+
+def test_report_rejects_bad_times(sqlite_url: str, tmp_path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(main, ["report", "--since", "last tuesday", "--out", str(tmp_path), "--database-url",
+                               sqlite_url])
+    assert bad.exit_code == 2 and "--since" in bad.output
+    backwards = runner.invoke(main, ["report", "--since", "2026-03-02", "--until", "2026-03-01", "--out",
+                                     str(tmp_path), "--database-url", sqlite_url])
+    assert backwards.exit_code == 2
+    assert runner.invoke(main, ["report", "--help"]).exit_code == 0
