@@ -1,0 +1,111 @@
+"""Readable theme descriptions: c-TF-IDF keywords, a short label and representative quotes.
+
+c-TF-IDF (as in BERTopic) treats all feedback of a theme as one document, so a term ranks high when it is
+frequent in this theme and rare across the others. Term counts per theme are kept bounded (the least frequent
+terms are pruned), so the stream can keep labels current without storing the feedback itself.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+
+import numpy as np
+
+TOKEN = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
+MAX_TERMS_PER_THEME = 400
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    # Filler of questions and complaints in any domain (not domain words): they make poor labels.
+    extra = {
+        "im", "ive", "dont", "didnt", "cant", "wont", "isnt", "doesnt", "just", "really", "like", "get", "got",
+        "does", "did", "doing", "need", "want", "able", "way", "know", "tell", "please", "help", "hi", "hello",
+        "thanks", "thank", "long", "possible", "make", "use", "used", "going", "still", "yet", "ok", "okay",
+    }
+    return frozenset(ENGLISH_STOP_WORDS | extra)
+
+
+def terms_of(text: str) -> list[str]:
+    """Unigrams and bigrams of content words (stop words dropped, lower case, apostrophes removed)."""
+    stop = _stop_words()
+    words = [w.replace("'", "").replace("’", "") for w in TOKEN.findall(text.lower())]
+    words = [w for w in words if len(w) > 1 and w not in stop]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a != b]
+
+
+def count_terms(texts: Iterable[str]) -> Counter[str]:
+    """Term counts of a group of texts, each text counted once per term (robust to repetitive rants)."""
+    counts: Counter[str] = Counter()
+    for t in texts:
+        counts.update(set(terms_of(t)))
+    return counts
+
+
+def prune(counts: Counter[str], keep: int = MAX_TERMS_PER_THEME) -> Counter[str]:
+    """Keep the ``keep`` most frequent terms: bounded memory per theme."""
+    if len(counts) <= keep:
+        return counts
+    return Counter(dict(counts.most_common(keep)))
+
+
+def ctfidf_keywords(term_counts: Mapping[str, Counter[str]], top_n: int = 8) -> dict[str, list[str]]:
+    """Top c-TF-IDF terms for each group: tf within the group x log(1 + average group size / term frequency)."""
+    if not term_counts:
+        return {}
+    totals = {g: sum(c.values()) or 1 for g, c in term_counts.items()}
+    avg = sum(totals.values()) / len(totals)
+    df: Counter[str] = Counter()
+    for c in term_counts.values():
+        df.update(c)
+    out: dict[str, list[str]] = {}
+    for g, counts in term_counts.items():
+        small = len(counts) < 20  # tiny themes: single mentions are all there is
+        scored = [(cnt / totals[g] * math.log(1 + avg / df[t]), t) for t, cnt in counts.items() if cnt >= 2 or small]
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        out[g] = _drop_redundant([t for _, t in scored], top_n)
+    return out
+
+
+def _drop_redundant(terms: Sequence[str], top_n: int) -> list[str]:
+    """Skip a unigram already shown inside a better-ranked bigram ("card" after "card arrive")."""
+    chosen: list[str] = []
+    for t in terms:
+        if " " not in t and any(t in c.split() for c in chosen if " " in c):
+            continue
+        chosen.append(t)
+        if len(chosen) == top_n:
+            break
+    return chosen
+
+
+def short_label(keywords: Sequence[str], fallback: str) -> str:
+    """A short label: the best phrase if a bigram is among the top three keywords, else the top two words."""
+    if not keywords:
+        return fallback
+    for kw in keywords[:3]:
+        if " " in kw:
+            return kw
+    return ", ".join(keywords[:2])
+
+
+def representative_quotes(texts: Sequence[str], sims: np.ndarray, n: int = 3, max_chars: int = 280) -> list[str]:
+    """The ``n`` most central distinct texts (by similarity to the centroid), trimmed for display."""
+    seen: set[str] = set()
+    quotes: list[str] = []
+    for i in np.argsort(-np.asarray(sims)):
+        text = " ".join(texts[int(i)].split())
+        key = text.lower()
+        if not text or key in seen:
+            continue
+        seen.add(key)
+        quotes.append(text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…")
+        if len(quotes) == n:
+            break
+    return quotes
