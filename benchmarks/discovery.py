@@ -1,0 +1,196 @@
+"""Theme discovery benchmark: our ThemeModel against BERTopic on the same embeddings, plus a memory check.
+
+Data: Banking77 by PolyAI (github.com/PolyAI-LDN/task-specific-datasets, banking_data, commit 57ec275d),
+CC BY 4.0, Casanueva et al., "Efficient Intent Detection with Dual Sentence Encoders", 2020. The intent labels
+are used only to score the clusters (NMI, ARI); unassigned items count as one extra cluster, as BERTopic's -1.
+
+    .venv/bin/python benchmarks/discovery.py                 # quality and wall time, ours vs BERTopic
+    .venv/bin/python benchmarks/discovery.py --memory        # + peak RSS of partial_fit over 10k vs 100k items
+    .venv/bin/python benchmarks/discovery.py --skip-bertopic # ours only
+
+Embeddings are computed once with all-MiniLM-L6-v2 and cached in .cache/embeddings (they are not part of
+either wall time; both models get the same array).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DATA = ROOT.parent / "shared" / "data" / "banking77"
+ATTRIBUTION = (
+    "Banking77 (PolyAI, CC BY 4.0; Casanueva et al. 2020, 'Efficient Intent Detection with Dual Sentence "
+    "Encoders'), from PolyAI-LDN/task-specific-datasets commit 57ec275d8078af65b7731c2a98be812d844a6d6b"
+)
+
+
+def load_split(split: str, data_dir: Path = DATA) -> tuple[list[str], list[str]]:
+    """Texts and intent labels of a Banking77 split."""
+    with open(data_dir / f"{split}.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return [r["text"] for r in rows], [r["category"] for r in rows]
+
+
+def embeddings_for(texts: list[str], dataset: str, embedder=None) -> tuple[np.ndarray, object | None]:
+    """Cached embeddings (the embedder is loaded only on a cache miss, or when the caller passes one)."""
+    from insights.themes.cache import cached_embeddings
+
+    cache_dir = ROOT / ".cache" / "embeddings"
+    try:
+        return cached_embeddings(texts, embedder, dataset, cache_dir=cache_dir), embedder
+    except FileNotFoundError:
+        from insights.embedding import Embedder
+
+        embedder = Embedder("all-MiniLM-L6-v2")
+        return cached_embeddings(texts, embedder, dataset, cache_dir=cache_dir, show_progress=True), embedder
+
+
+def score(truth: list[str], labels: list) -> dict[str, float]:
+    """NMI and ARI (unassigned = one cluster) and the unassigned share."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    lab = ["-1" if v is None or v == -1 else str(v) for v in labels]
+    n_clusters = len({v for v in lab if v != "-1"})
+    return {
+        "nmi": round(float(normalized_mutual_info_score(truth, lab)), 4),
+        "ari": round(float(adjusted_rand_score(truth, lab)), 4),
+        "unassigned": round(sum(v == "-1" for v in lab) / len(lab), 4),
+        "clusters": n_clusters,
+    }
+
+
+def run_ours(texts: list[str], x: np.ndarray, embedder) -> dict:
+    """Our model, timed from construction (including embedding the empathy seeds) to every item's theme."""
+    from insights.themes import ThemeModel
+
+    start = time.perf_counter()
+    model = ThemeModel(embedder=embedder)
+    preds = model.fit_predict(texts, x)
+    seconds = time.perf_counter() - start
+    coarse = len([t for t in model.themes if t.level == "coarse"])
+    return {"labels": [p.theme_id for p in preds], "seconds": round(seconds, 2), "coarse": coarse, "model": model}
+
+
+def run_bertopic(texts: list[str], x: np.ndarray, embedder) -> dict:
+    """BERTopic with default settings, then reduce_outliers(strategy="embeddings"), on the same embeddings."""
+    from bertopic import BERTopic
+
+    start = time.perf_counter()
+    topic_model = BERTopic(embedding_model=embedder.model if embedder is not None else None)
+    topics, _ = topic_model.fit_transform(texts, x)
+    raw = list(topics)
+    reduced = topic_model.reduce_outliers(texts, topics, strategy="embeddings", embeddings=x)
+    seconds = time.perf_counter() - start
+    return {"labels": list(reduced), "raw": raw, "seconds": round(seconds, 2)}
+
+
+# -- memory ---------------------------------------------------------------------------------------------------
+def synthetic_stream(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """``n`` items sampled from Banking77 train with Gaussian noise on the embeddings (sigma 0.1/sqrt(d) per
+    coordinate, then re-normalised): realistic themes, but no two vectors identical."""
+    texts, _ = load_split("train")
+    x, _ = embeddings_for(texts, "banking77-train")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(texts), n)
+    noisy = x[idx] + rng.normal(0, 0.1 / np.sqrt(x.shape[1]), (n, x.shape[1])).astype(np.float32)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    return [texts[i] for i in idx], noisy.astype(np.float32)
+
+
+def memory_child(n: int, batch: int = 256) -> dict:
+    """Run in a fresh process: stream ``n`` items through partial_fit; report peak RSS (MiB)."""
+    from insights.themes import ThemeModel
+
+    texts, x = synthetic_stream(n)
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    model = ThemeModel(empathy=False)
+    start = time.perf_counter()
+    for s in range(0, n, batch):
+        model.partial_fit(texts[s : s + batch], x[s : s + batch], ids=[str(i) for i in range(s, min(n, s + batch))])
+        model.pop_events()
+        model.pop_resolved()
+    seconds = time.perf_counter() - start
+    # the input arrays themselves are the caller's, not the model's: measure the model's peak above them
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "n": n,
+        "peak_rss_mib": round(peak, 1),
+        "rss_after_inputs_mib": round(baseline, 1),
+        "model_growth_mib": round(peak - baseline, 1),
+        "themes": len(model.registry.active("fine")),
+        "buffered": model.unassigned_count,
+        "rounds": model.discovery_rounds_,
+        "seconds": round(seconds, 1),
+    }
+
+
+def run_memory(sizes: tuple[int, ...] = (10_000, 100_000)) -> list[dict]:
+    out = []
+    for n in sizes:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--memory-child", str(n)], capture_output=True, text=True, check=True, cwd=ROOT
+        )
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--skip-bertopic", action="store_true")
+    ap.add_argument("--memory", action="store_true", help="also run the 10k vs 100k partial_fit memory check")
+    ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.memory_child:
+        print(json.dumps(memory_child(args.memory_child)))
+        return
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    print(f"data: {ATTRIBUTION}")
+    texts, truth = load_split(args.split)
+    x, embedder = embeddings_for(texts, f"banking77-{args.split}")
+    if embedder is None:
+        from insights.embedding import Embedder
+
+        embedder = Embedder("all-MiniLM-L6-v2")  # for the empathy seeds and BERTopic's representation
+    print(f"{len(texts)} items, embeddings {x.shape} (all-MiniLM-L6-v2, cached)")
+    rows = []
+    ours = run_ours(texts, x, embedder)
+    rows.append(("ThemeModel (ours)", score(truth, ours["labels"]), ours["seconds"]))
+    if not args.skip_bertopic:
+        bt = run_bertopic(texts, x, embedder)
+        rows.append(("BERTopic default", score(truth, bt["raw"]), None))
+        rows.append(("BERTopic + reduce_outliers(embeddings)", score(truth, bt["labels"]), bt["seconds"]))
+    print(f"\n{'model':42s} {'NMI':>7s} {'ARI':>7s} {'unassig.':>9s} {'themes':>7s} {'wall s':>8s}")
+    for name, s, secs in rows:
+        wall = f"{secs:8.2f}" if secs is not None else f"{'':>8s}"
+        print(f"{name:42s} {s['nmi']:7.4f} {s['ari']:7.4f} {s['unassigned']:9.2%} {s['clusters']:7d} {wall}")
+    print(f"(ours: {ours['coarse']} coarse themes over the fine ones)")
+    result = {"ours": rows[0][1] | {"seconds": ours["seconds"]}}
+    if not args.skip_bertopic:
+        result["bertopic_reduced"] = rows[2][1] | {"seconds": rows[2][2]}
+    if args.memory:
+        mem = run_memory()
+        for m in mem:
+            print(f"partial_fit over {m['n']:>7,d} items: peak RSS {m['peak_rss_mib']:.0f} MiB "
+                  f"(model growth above inputs {m['model_growth_mib']:.0f} MiB), {m['themes']} themes, "
+                  f"{m['buffered']} buffered, {m['rounds']} discovery rounds, {m['seconds']} s")
+        ratio = mem[1]["peak_rss_mib"] / mem[0]["peak_rss_mib"]
+        print(f"peak RSS ratio 100k / 10k: {ratio:.2f} (goal <= 1.5)")
+        result["memory"] = mem
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
