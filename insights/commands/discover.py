@@ -1,0 +1,150 @@
+"""``insights discover INPUT``: batch theme discovery over a CSV or JSONL file with the stream's ThemeModel."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+OUTPUT_COLUMNS = (
+    "id", "theme_id", "theme_label", "coarse_theme_id", "coarse_theme_label", "empathy_category", "similarity",
+)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV (header row) or JSON Lines file (one object per line), chosen by the file suffix."""
+    if path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
+        with path.open(encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _batches(texts: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(texts), size):
+        yield texts[start : start + size]
+
+
+def embed_with_progress(embedder, texts: list[str], batch_size: int = 256) -> np.ndarray:
+    """Embed in batches under a tqdm bar (the slow step on a CPU)."""
+    from tqdm import tqdm
+
+    parts = []
+    with tqdm(total=len(texts), desc="embedding", unit="text") as bar:
+        for batch in _batches(texts, batch_size):
+            parts.append(embedder.encode(batch))
+            bar.update(len(batch))
+    return np.vstack(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
+
+
+def summary_table(model, predictions, limit: int = 30) -> str:
+    """Fine themes, largest first: id, size, coarse parent, empathy category, label, keywords."""
+    counts = Counter(p.theme_id for p in predictions)
+    lines = [f"{'theme':7s} {'items':>6s} {'coarse':7s} {'empathy':13s} {'label':28s} keywords"]
+    fine = [t for t in model.themes if t.level == "fine"]
+    for t in sorted(fine, key=lambda t: -counts.get(t.theme_id, 0))[:limit]:
+        lines.append(
+            f"{t.theme_id:7s} {counts.get(t.theme_id, 0):6d} {t.parent_id or '':7s} {t.empathy_category or '':13s} "
+            f"{t.label[:28]:28s} {', '.join(t.keywords[:5])}"
+        )
+    if len(fine) > limit:
+        lines.append(f"... {len(fine) - limit} more fine themes")
+    coarse = len([t for t in model.themes if t.level == "coarse"])
+    unassigned = counts.get(None, 0)
+    lines.append(
+        f"{len(fine)} fine themes, {coarse} coarse; {unassigned} of {len(predictions)} items unassigned "
+        f"({unassigned / max(len(predictions), 1):.1%})"
+    )
+    return "\n".join(lines)
+
+
+@click.command("discover")
+@click.argument("input_file", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--text-column", default="text", show_default=True, help="Column (or JSON key) holding the feedback.")
+@click.option("--id-column", default=None, help="Column with the item id (default: the row number).")
+@click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV with one row per input row: id,theme_id,theme_label,coarse_theme_id,...,empathy_category.")
+@click.option("--themes-output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the themes (labels, keywords, quotes, lineage) as JSON Lines.")
+@click.option("--model", "model_name", envvar="EMBEDDING_MODEL", default="all-MiniLM-L6-v2", show_default=True,
+              help="sentence-transformers model (name or local folder).")
+@click.option("--min-cluster-size", type=click.IntRange(2), default=None,
+              help="Override the HDBSCAN minimum theme size (default grows with the data).")
+@click.option("--cache/--no-cache", default=True, show_default=True,
+              help="Keep the file's embeddings in .cache/embeddings for reruns.")
+@click.option("--top", default=30, show_default=True, help="Themes shown in the summary table.")
+def discover(
+    input_file: Path,
+    text_column: str,
+    id_column: str | None,
+    output: Path | None,
+    themes_output: Path | None,
+    model_name: str,
+    min_cluster_size: int | None,
+    cache: bool,
+    top: int,
+) -> None:
+    """Discover themes in a CSV or JSONL file of feedback, with the same model the stream uses.
+
+    Prints a summary table of the themes; with --output, writes one row per input row (theme_id empty only
+    for feedback left unassigned).
+    """
+    from insights.embedding import Embedder
+    from insights.themes import ThemeModel
+    from insights.themes.cache import cached_embeddings
+
+    rows = read_rows(input_file)
+    if rows and text_column not in rows[0]:
+        raise click.BadParameter(f"no column {text_column!r} in {input_file}", param_hint="--text-column")
+    if rows and id_column and id_column not in rows[0]:
+        raise click.BadParameter(f"no column {id_column!r} in {input_file}", param_hint="--id-column")
+    texts = [str(r.get(text_column) or "") for r in rows]
+    ids = [str(r[id_column]) if id_column else str(i) for i, r in enumerate(rows)]
+    click.echo(f"{len(texts)} rows from {input_file}", err=True)
+    embedder = Embedder(model_name)
+    if cache:
+        x = cached_embeddings(texts, _ProgressEncoder(embedder), f"discover-{input_file.stem}", model_name)
+    else:
+        x = embed_with_progress(embedder, texts)
+    model = ThemeModel(embedder=embedder, min_cluster_size=min_cluster_size)
+    click.echo("discovering themes ...", err=True)
+    predictions = model.fit_predict(texts, x, ids=ids)
+    click.echo(summary_table(model, predictions, limit=top))
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(OUTPUT_COLUMNS)
+            for item_id, p in zip(ids, predictions, strict=True):
+                writer.writerow([
+                    item_id, p.theme_id or "", p.theme_label or "", p.coarse_theme_id or "",
+                    p.coarse_theme_label or "", p.empathy_category or "", f"{p.similarity:.4f}",
+                ])
+        click.echo(f"wrote {len(predictions)} rows to {output}", err=True)
+    if themes_output:
+        with themes_output.open("w", encoding="utf-8") as fh:
+            for event in model.pop_events():
+                fh.write(json.dumps(event.to_message()) + "\n")
+
+
+class _ProgressEncoder:
+    """Adapter so the cache fills itself through the progress bar."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder = embedder
+        self.model_name = embedder.model_name
+
+    def encode(self, texts, show_progress: bool = False) -> np.ndarray:
+        return embed_with_progress(self.embedder, list(texts))
+
+
+command = discover
+
+if __name__ == "__main__":  # pragma: no cover
+    discover()
