@@ -51,6 +51,7 @@ def _worker_env(settings: Settings) -> dict[str, str]:
             "GRACE": settings.grace,
             "ALERT_MIN_VOLUME": str(settings.alert_min_volume),
             "BATCH_SIZE": str(settings.batch_size),
+            "KAFKA_REBALANCE_TIMEOUT": str(settings.kafka_rebalance_timeout),
             "LOG_LEVEL": "INFO",
             "HF_HUB_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
@@ -113,7 +114,7 @@ async def _watch_alerts(settings: Settings, stop_at: float, counters: dict) -> N
 
 async def _progress(store: InsightStore, stop_at: float, started: float, duration: int, counters: dict) -> None:
     bar = tqdm(total=duration, unit="s", desc="demo", file=sys.stderr, dynamic_ncols=True,
-               bar_format="{desc} {bar} {n:.0f}/{total}s {postfix}")
+               bar_format="{desc} {bar} {n:.0f}/{total}s | {postfix}")
     try:
         while time.monotonic() < stop_at:
             await asyncio.sleep(1.0)
@@ -123,7 +124,7 @@ async def _progress(store: InsightStore, stop_at: float, started: float, duratio
                 counters["stored"] = store.count(FeedbackRecord)
                 counters["themes"] = store.count(ThemeRecord)
             bar.n = min(duration, time.monotonic() - started)
-            bar.set_postfix_str(
+            bar.set_postfix_str(  # set_postfix_str adds no separator of its own
                 f"produced {counters['produced']:,} stored {counters['stored']:,} "
                 f"themes {counters['themes']} alerts {counters['alerts']}"
             )
@@ -164,6 +165,7 @@ def run_demo(duration: int = 180, database_url: str = DEFAULT_DEMO_DB, api_port:
             window="1h",
             grace="10m",
             batch_size=64,
+            kafka_rebalance_timeout=5.0,  # Tansu holds a new group's first join this long
         )
         say(f"broker: Tansu at {broker.bootstrap_servers}; store: {database_url}")
         asyncio.run(ensure_topics(settings))
