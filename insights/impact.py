@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import numpy as np
 from scipy import stats as sps
 
 CesHighMeans = Literal["effort", "ease"]
@@ -179,20 +180,25 @@ class ImpactGroup:
         }
 
 
-def _mean_var(values: Sequence[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+def _mean_var(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    arr = np.asarray(values, dtype=float)
+    mean = float(arr.mean())
+    var = float(arr.var(ddof=1)) if len(arr) > 1 else 0.0
     return mean, var
 
 
 def welch_interval(
-    a: Sequence[float], b: Sequence[float], confidence: float = 0.95
+    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, confidence: float = 0.95
 ) -> tuple[float, float, float, float]:
     """mean(a) - mean(b), its Welch confidence interval and two-sided p-value."""
     ma, va = _mean_var(a)
     mb, vb = _mean_var(b)
-    na, nb = len(a), len(b)
+    return _welch(ma, va, len(a), mb, vb, len(b), confidence)
+
+
+def _welch(
+    ma: float, va: float, na: int, mb: float, vb: float, nb: int, confidence: float
+) -> tuple[float, float, float, float]:
     diff = ma - mb
     se2 = va / na + vb / nb
     if se2 <= 0:
@@ -231,21 +237,20 @@ def impact_sentence(t: ThemeImpact, confidence: float = 0.95, where: str = "") -
     return sentence
 
 
-def _by_type(with_rows: list[ScoredRow], without_rows: list[ScoredRow]) -> dict[str, dict[str, float | int | None]]:
+def _by_type(mask: np.ndarray, scores: np.ndarray, kinds: np.ndarray) -> dict[str, dict[str, float | int | None]]:
     out: dict[str, dict[str, float | int | None]] = {}
-    kinds = sorted({r.score_type for r in with_rows})
-    for kind in kinds:
-        w = [r.score for r in with_rows if r.score_type == kind]
-        o = [r.score for r in without_rows if r.score_type == kind]
+    for kind in sorted(set(kinds[mask].tolist())):
+        of_kind = kinds == kind
+        w, o = scores[mask & of_kind], scores[~mask & of_kind]
         out[kind] = {
-            "n_with": len(w),
-            "n_without": len(o),
-            "mean_with": sum(w) / len(w) if w else None,
-            "mean_without": sum(o) / len(o) if o else None,
+            "n_with": int(len(w)),
+            "n_without": int(len(o)),
+            "mean_with": float(w.mean()) if len(w) else None,
+            "mean_without": float(o.mean()) if len(o) else None,
         }
         if kind == "nps":  # the NPS itself: % promoters (9-10) - % detractors (0-6)
             for name, xs in (("nps_with", w), ("nps_without", o)):
-                nps = 100.0 * (sum(x >= 9 for x in xs) - sum(x <= 6 for x in xs)) / len(xs) if xs else None
+                nps = float(100.0 * ((xs >= 9).sum() - (xs <= 6).sum()) / len(xs)) if len(xs) else None
                 out[kind][name] = nps
     return out
 
@@ -266,38 +271,47 @@ def theme_impacts(
     n = len(scored)
     if n < 2:
         return []
-    by_theme: dict[str, list[ScoredRow]] = defaultdict(list)
-    for r in scored:
-        by_theme[r.theme_id].append(r)
+    themes = np.array([r.theme_id for r in scored], dtype=object)
+    values = np.array([r.value for r in scored], dtype=float)
+    detractor = np.array([r.detractor for r in scored], dtype=bool)
+    scores = np.array([r.score for r in scored], dtype=float)
+    kinds = np.array([r.score_type for r in scored], dtype=object)
+    total, total_sq, total_detr = values.sum(), (values**2).sum(), detractor.sum()
     labels = labels or {}
     out = []
-    for theme_id, with_rows in by_theme.items():
+    for theme_id in sorted(set(themes.tolist())):
         if theme_id == UNASSIGNED and not include_unassigned:
             continue
-        if len(with_rows) < max(min_count, 2) or n - len(with_rows) < max(min_count, 2):
+        mask = themes == theme_id
+        na = int(mask.sum())
+        nb = n - na
+        if na < max(min_count, 2) or nb < max(min_count, 2):
             continue
-        without_rows = [r for r in scored if r.theme_id != theme_id]
-        a = [r.value for r in with_rows]
-        b = [r.value for r in without_rows]
-        diff, lo, hi, p = welch_interval(a, b, confidence)
-        share = len(a) / n
+        a = values[mask]
+        sa, sqa = a.sum(), (a**2).sum()
+        ma, mb = sa / na, (total - sa) / nb
+        va = max((sqa - na * ma * ma) / (na - 1), 0.0)
+        vb = max(((total_sq - sqa) - nb * mb * mb) / (nb - 1), 0.0)
+        diff, lo, hi, p = _welch(ma, va, na, mb, vb, nb, confidence)
+        share = na / n
+        detr_a = int(detractor[mask].sum())
         impact = ThemeImpact(
             theme_id=theme_id,
             label=labels.get(theme_id) or theme_id,
-            n_with=len(a),
-            n_without=len(b),
+            n_with=na,
+            n_without=nb,
             share=share,
-            mean_with=sum(a) / len(a),
-            mean_without=sum(b) / len(b),
-            effect=diff,
-            ci_low=lo,
-            ci_high=hi,
+            mean_with=float(ma),
+            mean_without=float(mb),
+            effect=float(diff),
+            ci_low=float(lo),
+            ci_high=float(hi),
             p_value=p,
-            detractors_with=sum(r.detractor for r in with_rows) / len(a),
-            detractors_without=sum(r.detractor for r in without_rows) / len(b),
-            points_lost=-share * diff,
-            points_lost_ci=(-share * hi, -share * lo),
-            by_score_type=_by_type(with_rows, without_rows),
+            detractors_with=detr_a / na,
+            detractors_without=float(total_detr - detr_a) / nb,
+            points_lost=float(-share * diff),
+            points_lost_ci=(float(-share * hi), float(-share * lo)),
+            by_score_type=_by_type(mask, scores, kinds),
             significant=not (lo <= 0.0 <= hi),
         )
         impact.sentence = impact_sentence(impact, confidence, where)
@@ -418,3 +432,15 @@ def theme_labels(engine: Any) -> dict[str, str]:
     table = ThemeRecord.__table__
     with engine.connect() as conn:
         return {r[0]: r[1] for r in conn.execute(select(table.c.theme_id, table.c.label))}
+
+
+def feedback_range(engine: Any) -> tuple[datetime | None, datetime | None]:
+    """Event times of the oldest and newest feedback in the store (None, None when empty)."""
+    from sqlalchemy import func, select
+
+    from insights.store.models import FeedbackRecord
+
+    table = FeedbackRecord.__table__
+    with engine.connect() as conn:
+        first, last = conn.execute(select(func.min(table.c.event_time), func.max(table.c.event_time))).one()
+    return (utc(first) if first else None), (utc(last) if last else None)
