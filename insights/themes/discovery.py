@@ -34,6 +34,7 @@ class DiscoveryParams:
     n_components: int = 30
     vote_neighbors: int = 10
     smoothing_rounds: int = 10
+    merge_edge_share: float = 0.4
     random_state: int = 0
 
     def resolved_min_cluster_size(self, n: int) -> int:
@@ -133,6 +134,38 @@ def neighbour_vote(
     return labels
 
 
+def merge_connected(labels: np.ndarray, idx: np.ndarray, min_share: float) -> np.ndarray:
+    """Merge clusters whose kNN edges cross between them about as often as they stay inside.
+
+    The spectral embedding has more dimensions than a small dataset has themes, and HDBSCAN then sometimes
+    cuts one theme in two. Two halves of one theme send many neighbour edges to each other (share of a's
+    edges landing in b plus share of b's landing in a >= ``min_share``); two distinct themes send few.
+    """
+    k_labels = int(labels.max()) + 1
+    if k_labels < 2:
+        return labels
+    k = idx.shape[1]
+    src = np.repeat(labels, k)
+    dst = labels[idx.ravel()]
+    ok = (src >= 0) & (dst >= 0)
+    edges = sp.csr_matrix((np.ones(int(ok.sum())), (src[ok], dst[ok])), shape=(k_labels, k_labels)).toarray()
+    share = edges / np.maximum(edges.sum(axis=1, keepdims=True), 1)
+    both = share + share.T
+    np.fill_diagonal(both, 0)
+    parent = list(range(k_labels))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a, b in zip(*np.nonzero(np.triu(both >= min_share, k=1)), strict=True):
+        parent[root(int(a))] = root(int(b))
+    roots = np.array([root(i) for i in range(k_labels)])
+    return np.where(labels >= 0, roots[np.maximum(labels, 0)], -1)
+
+
 def relabel_contiguous(labels: np.ndarray, min_size: int = 1) -> np.ndarray:
     """Renumber labels 0..k-1 by size (largest first); clusters below ``min_size`` become -1."""
     out = np.full_like(labels, -1)
@@ -164,6 +197,7 @@ def cluster_embeddings(x: np.ndarray, params: DiscoveryParams | None = None) -> 
     vk = min(params.vote_neighbors, k)
     labels = neighbour_vote(labels, idx[:, :vk], sims[:, :vk], rounds=params.smoothing_rounds, all_points=False)
     labels = neighbour_vote(labels, idx[:, :vk], sims[:, :vk], rounds=params.smoothing_rounds, all_points=True)
+    labels = merge_connected(labels, idx, params.merge_edge_share)
     labels = relabel_contiguous(labels, min_size=max(2, mcs // 2))
     log.debug("discovery: %d items -> %d clusters (mcs %d, k %d)", n, labels.max() + 1, mcs, k)
     return Clustering(labels, core & (labels >= 0))

@@ -303,12 +303,16 @@ class ThemeModel:
         self.threshold_ = float(np.quantile(member_sims, self.outlier_quantile))
         self.registry.extra["assign_threshold"] = self.threshold_
         ids, matrix = self.registry.centroid_matrix()
+        # a new cluster continues a theme when its centre is closer to it than half the theme's own members
+        # are, and closer than 95% of the neighbouring themes discovery kept apart
+        typical_member = float(np.median(member_sims))
+        self.match_threshold_ = typical_member
         if len(ids) >= 5:
             sims = matrix @ matrix.T
             np.fill_diagonal(sims, -1.0)
             nearest = sims.max(axis=1)
-            self.match_threshold_ = float(np.quantile(nearest, 0.95))
-            self.merge_threshold_ = float(min(0.99, nearest.max() + 0.01))
+            self.match_threshold_ = max(typical_member, float(np.quantile(nearest, 0.95)))
+            self.merge_threshold_ = float(min(0.99, max(self.match_threshold_, nearest.max()) + 0.01))
 
     # -- partial_fit ----------------------------------------------------------------------------------------
     def partial_fit(
@@ -409,6 +413,11 @@ class ThemeModel:
             idx = np.flatnonzero(clustering.labels == c)
             centroid = x[idx].mean(axis=0)
             centroid /= np.linalg.norm(centroid) or 1.0
+            if self.threshold_ is not None:  # the neighbour vote may drag in far items: they wait for later
+                idx = idx[x[idx] @ centroid >= self.threshold_]
+                if len(idx) < 2:
+                    continue
+                centroid = _unit(x[idx].mean(axis=0)).astype(np.float32)
             ids_, matrix = self.registry.centroid_matrix()
             target = None
             if ids_:
@@ -486,7 +495,7 @@ class ThemeModel:
         sims = matrix @ matrix.T
         np.fill_diagonal(sims, -1.0)
         gone: set[str] = set()
-        for a, b in zip(*np.nonzero(np.triu(sims >= self.merge_threshold_)), strict=True):
+        for a, b in zip(*np.nonzero(np.triu(sims >= self.merge_threshold_, k=1)), strict=True):
             ta, tb = ids_[a], ids_[b]
             if ta in gone or tb in gone:
                 continue

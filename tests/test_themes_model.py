@@ -1,0 +1,154 @@
+"""ThemeModel on synthetic embeddings (no language model): discovery, streaming, lineage, state, followers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from insights.themes import ThemeModel, cluster_embeddings
+from insights.themes.keywords import count_terms, ctfidf_keywords, short_label
+
+DIM = 32
+
+
+def blobs(n_clusters: int, per: int, seed: int = 0, spread: float = 0.1, centers: np.ndarray | None = None):
+    """Unit vectors around random centres: clusters with known membership."""
+    rng = np.random.default_rng(seed)
+    if centers is None:
+        centers = rng.normal(size=(n_clusters, DIM))
+        centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    x = np.repeat(centers, per, axis=0) + rng.normal(0, spread, (n_clusters * per, DIM))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = np.repeat(np.arange(n_clusters), per)
+    texts = [f"topic{c} word{c} complaint number {i}" for i, c in enumerate(y)]
+    return texts, x.astype(np.float32), y, centers
+
+
+def test_cluster_embeddings_finds_the_clusters_without_being_told_how_many():
+    _, x, y, _ = blobs(8, 60)
+    result = cluster_embeddings(x)
+    assert result.n_clusters == 8
+    assert adjusted_rand_score(y, result.labels) > 0.95
+
+
+def test_too_few_items_are_left_for_later():
+    _, x, _, _ = blobs(2, 5)
+    assert cluster_embeddings(x).n_clusters == 0
+
+
+def test_fit_assigns_everything_with_stable_ids_labels_and_a_coarse_level():
+    texts, x, y, _ = blobs(12, 50)
+    model = ThemeModel(empathy=False)
+    preds = model.fit_predict(texts, x)
+    assert sum(p.theme_id is None for p in preds) <= 0.02 * len(preds)
+    assert adjusted_rand_score(y, [p.theme_id or "-" for p in preds]) > 0.9
+    fine = [t for t in model.themes if t.level == "fine"]
+    coarse = [t for t in model.themes if t.level == "coarse"]
+    assert len(fine) == 12 and 2 <= len(coarse) < 12
+    assert all(t.theme_id.startswith("t") and t.parent_id in {c.theme_id for c in coarse} for t in fine)
+    assert all(len(t.quotes) == 3 and t.keywords and t.label for t in fine)
+    events = model.pop_events()
+    assert {e.event_type for e in events} == {"birth"}
+    assert len({e.event_id for e in events}) == len(events)
+    assert model.pop_events() == []
+
+
+def test_partial_fit_keeps_ids_buffers_outliers_and_births_new_themes():
+    texts, x, _, centers = blobs(6, 60, seed=1)
+    model = ThemeModel(empathy=False, min_discovery_size=100).fit(texts, x)
+    before = {p.theme_id for p in model.predict(texts, x)}
+    model.pop_events()
+    # more of the same, plus a new topic far from the old ones
+    more_texts, more_x, _, _ = blobs(6, 40, seed=2, centers=centers)
+    new_center = np.random.default_rng(9).normal(size=(1, DIM))
+    new_center /= np.linalg.norm(new_center)
+    new_texts, new_x, _, _ = blobs(1, 150, seed=3, centers=new_center)
+    new_texts = [f"brandnew issue {i}" for i in range(len(new_texts))]
+    ids = [f"n{i}" for i in range(len(new_texts))]
+    model.partial_fit(more_texts, more_x)
+    assert model.unassigned_count < 0.05 * len(more_texts)
+    for s in range(0, 150, 50):
+        model.partial_fit(new_texts[s : s + 50], new_x[s : s + 50], ids=ids[s : s + 50])
+    after = model.predict(texts, x)
+    assert {p.theme_id for p in after} == before  # old items keep their ids
+    events = model.pop_events()
+    births = [e for e in events if e.event_type == "birth" and e.theme.level == "fine"]
+    assert len(births) == 1 and births[0].theme_id not in before
+    resolved = {k: p for k, p in model.pop_resolved() if k.startswith("n")}
+    # the first 100 waited in the buffer and were placed by the discovery round; the last 50 joined directly
+    assert len(resolved) >= 95 and {p.theme_id for p in resolved.values()} == {births[0].theme_id}
+    placed = [p.theme_id for p in model.predict(new_texts, new_x)]
+    assert placed.count(births[0].theme_id) >= 0.95 * len(placed)
+    assert "brandnew" in births[0].theme.keywords[0]
+
+
+def test_far_items_stay_unassigned_and_the_buffer_is_bounded():
+    texts, x, _, _ = blobs(5, 60)
+    model = ThemeModel(empathy=False, buffer_size=50, min_discovery_size=10_000).fit(texts, x)
+    noise = np.random.default_rng(5).normal(size=(200, DIM)).astype(np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    assert all(p.theme_id is None for p in model.predict(["?"] * 200, noise))
+    model.partial_fit(["?"] * 200, noise)
+    assert model.unassigned_count == 50 and model.dropped_ == 150
+
+
+def test_state_round_trip_and_a_follower_assign_like_the_learner():
+    texts, x, _, _ = blobs(7, 40, seed=4)
+    learner = ThemeModel(empathy=False).fit(texts, x)
+    messages = [e.to_message() for e in learner.pop_events()]
+    restored = ThemeModel.from_state(json.loads(json.dumps(learner.to_state())))
+    follower = ThemeModel(empathy=False)
+    for m in json.loads(json.dumps(messages)):
+        follower.apply_event(m)
+    expected = [p.theme_id for p in learner.predict(texts, x)]
+    assert [p.theme_id for p in restored.predict(texts, x)] == expected
+    assert [p.theme_id for p in follower.predict(texts, x)] == expected
+    coarse = [p.coarse_theme_id for p in learner.predict(texts, x)]
+    assert [p.coarse_theme_id for p in follower.predict(texts, x)] == coarse
+
+
+def test_merged_theme_redirects_to_its_survivor():
+    texts, x, _, _ = blobs(6, 40, seed=6)
+    model = ThemeModel(empathy=False).fit(texts, x)
+    model.pop_events()
+    a, b = (t.theme_id for t in model.themes[:2])
+    model.merge_threshold_ = -0.5  # force: every pair is "the same theme"
+    model._merge_close()
+    events = model.pop_events()
+    merges = [e for e in events if e.event_type == "merge"]
+    assert merges and all(e.theme.status == "merged" and e.related_theme_ids for e in merges)
+    survivor = merges[0].related_theme_ids[0]
+    assert model.registry.resolve(merges[0].theme_id) == survivor
+    assert model.get_theme(merges[0].theme_id).theme_id == survivor
+    assert {a, b} & {t.theme_id for t in model.themes}
+
+
+def test_ids_are_never_reused_after_refit():
+    texts, x, _, _ = blobs(4, 40)
+    follower = ThemeModel(empathy=False)
+    learner = ThemeModel(empathy=False).fit(texts, x)
+    for e in learner.pop_events():
+        follower.apply_event(e.to_message())
+    n_fine = len([t for t in learner.themes if t.level == "fine"])
+    assert follower.registry.new_id("fine") == f"t{n_fine + 1:04d}"
+
+
+@pytest.mark.parametrize("bad", [np.zeros((3, DIM)), np.zeros((2, DIM, 1))])
+def test_embeddings_must_match_texts(bad):
+    with pytest.raises(ValueError):
+        ThemeModel(empathy=False).predict(["a", "b"], bad)
+
+
+def test_ctfidf_prefers_terms_specific_to_a_theme():
+    groups = {
+        "a": count_terms(["the delivery was late", "late delivery again", "delivery driver was late"]),
+        "b": count_terms(["the app crashes", "app crashes on login", "the app is slow"]),
+    }
+    kw = ctfidf_keywords(groups)
+    assert kw["a"][0] in {"late", "delivery", "late delivery", "delivery late"}
+    assert "app" in " ".join(kw["b"][:2])
+    assert short_label(["late delivery", "driver"], "x") == "late delivery"
+    assert short_label([], "t0001") == "t0001"
