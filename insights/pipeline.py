@@ -85,6 +85,7 @@ def assignment_message(
         "similarity": float(pred.similarity),
         "previous_theme_id": previous_theme_id,
         "revision": revision,
+        "source_partition": fb.source_partition,
         "score": fb.score,
         "score_type": fb.score_type,
         "dimensions": fb.dimensions,
@@ -150,9 +151,9 @@ class FeedbackProcessor:
         dead: list[dict[str, Any]] = []
         for m in messages:
             try:
-                accepted.append(
-                    parse_feedback(m.kind, m.value, max_bytes=self.max_message_bytes, max_chars=self.max_text_chars)
-                )
+                fb = parse_feedback(m.kind, m.value, max_bytes=self.max_message_bytes, max_chars=self.max_text_chars)
+                fb.source_partition = m.partition
+                accepted.append(fb)
             except InvalidFeedback as exc:
                 dead.append(self._dead(m, exc.reason, exc.error_type))
             except Exception as exc:  # a bug must not stop the stream or lose the message

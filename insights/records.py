@@ -49,6 +49,7 @@ class Feedback:
     language: str | None = None
     truncated: bool = False
     extra_dimensions: dict[str, str] = field(default_factory=dict)
+    source_partition: int | None = None  # where it came from: the trend watermark follows each partition
 
     @property
     def dimensions(self) -> dict[str, str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from insights.records import parse_time
@@ -29,28 +31,55 @@ def observation_from_assignment(message: dict[str, Any]) -> Observation:
     )
 
 
+class PartitionWatermark:
+    """Event time that every active input partition has reached: the minimum of their maxima.
+
+    Partitions are consumed at different speeds when the worker has a backlog; a watermark taken from the
+    fastest one would close windows the others still fill. A partition silent for ``idle_seconds`` (wall
+    clock) stops holding the watermark back.
+    """
+
+    def __init__(self, idle_seconds: float = 30.0) -> None:
+        self.idle_seconds = idle_seconds
+        self._latest: dict[Any, tuple[datetime, float]] = {}
+
+    def update(self, partition: Any, event_time: datetime) -> None:
+        known = self._latest.get(partition)
+        newest = event_time if known is None or event_time > known[0] else known[0]
+        self._latest[partition] = (newest, time.monotonic())
+
+    def value(self) -> datetime | None:
+        now = time.monotonic()
+        active = [t for t, seen in self._latest.values() if now - seen <= self.idle_seconds]
+        return min(active) if active else None
+
+
 class TrendStage:
     """Observes assignments in event-time order and turns closed windows into alert messages.
 
-    Counting (``observe``) and storing (``persist``) are separate steps: in the stream, counting must run on
-    the event loop (its state is a faust table whose changelog follows the current event), while the
-    database write runs in a worker thread.
+    Counting (``observe``) and storing are separate steps: in the stream, counting must run on the event loop
+    (its state is a faust table whose changelog follows the current event), while the database write runs in
+    a worker thread.
     """
 
-    def __init__(self, store: InsightStore | None, monitor: TrendMonitor) -> None:
+    def __init__(self, store: InsightStore | None, monitor: TrendMonitor, idle_seconds: float = 30.0) -> None:
         self.store = store
         self.monitor = monitor
+        self.watermark = PartitionWatermark(idle_seconds)
 
     def observe(self, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Count a batch of cx.theme-assignments messages; returns the alerts of windows it closed."""
         observations = sorted((observation_from_assignment(m) for m in messages), key=lambda o: o.event_time)
         alerts = []
         for obs in observations:
-            alerts.extend(self.monitor.observe(obs))
-        if observations:
-            alerts.extend(self.monitor.advance(observations[-1].event_time))
+            alerts.extend(self.monitor.observe(obs, advance=False))
+        for m in messages:
+            if m.get("revision", 0) == 0:  # re-assignments revisit old event times: they say nothing of progress
+                self.watermark.update(m.get("source_partition"), parse_time(m["event_time"]))
+        mark = self.watermark.value()
+        if mark is not None:
+            alerts.extend(self.monitor.advance(mark))
         return [a.to_message() for a in alerts]
-
     def flush(self) -> list[dict[str, Any]]:
         """End of a finite input (a replay): test the windows still open."""
         return [a.to_message() for a in self.monitor.flush()]

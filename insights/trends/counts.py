@@ -9,6 +9,7 @@ changelog topic can back it (tests use a dict). Every change is written back wit
 - ``w|{win}|{slice}``   ``{"n": items, "t": {theme: count}, "q": {theme: [[feedback_id, quote]]}, "team": ...}``
 - ``f|{win}|{id}``      ``[theme_id, is_empathy, revision]``: what was counted for a feedback id (dedup/moves)
 - ``t|{theme}``         ``[label, empathy_category]``, latest seen
+- ``b``                 ``{theme: first window it was counted in}``: a theme's baseline starts there
 
 A window's keys are deleted when it closes, so the state holds only the open windows (bounded by grace).
 """
@@ -25,6 +26,7 @@ TOTAL = "__all__"
 MAX_QUOTES = 3
 MAX_QUOTE_CHARS = 300
 META = "m"
+BIRTHS = "b"
 
 
 def slice_key(name: str, value: str) -> str:
@@ -74,6 +76,14 @@ class WindowCounts:
     def late_events(self) -> int:
         return int(self.meta()["late"])
 
+    def births(self) -> dict[str, int]:
+        """The first window each theme (and the empathy aggregate) was counted in.
+
+        A theme discovered today has no history before it existed: its baseline must not read the windows
+        before its birth as zeros, or every new theme would look like a sudden rise.
+        """
+        return dict(self.state.get(BIRTHS) or {})
+
     def theme_info(self, theme_id: str) -> tuple[str | None, str | None]:
         info = self.state.get(f"t|{theme_id}")
         return (info[0], info[1]) if info else (None, None)
@@ -94,6 +104,9 @@ class WindowCounts:
         is_empathy = bool(theme and obs.empathy_category)
         if theme:
             self._remember_theme(theme, obs.theme_label, obs.empathy_category)
+            self._remember_birth(theme, win)
+        if is_empathy:
+            self._remember_birth(EMPATHY_THEME_ID, win)
         fkey = f"f|{win}|{obs.feedback_id}"
         before = self.state.get(fkey)
         if before is not None:
@@ -131,6 +144,11 @@ class WindowCounts:
         key = f"t|{theme}"
         if self.state.get(key) != [label, empathy]:
             self.state[key] = [label, empathy]
+
+    def _remember_birth(self, theme: str, win: int) -> None:
+        births = self.state.get(BIRTHS) or {}
+        if theme not in births or win < births[theme]:
+            self.state[BIRTHS] = {**births, theme: win}
 
     def _index(self, win: int, slices: list[str]) -> None:
         known = self._indexed.get(win)

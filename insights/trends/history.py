@@ -1,6 +1,7 @@
 """Each slice's own history: the baseline a window is tested against, kept small and in the same mapping.
 
-``h|{slice}`` holds ``{"sn": discounted items, "sx": {theme: discounted count}, "d": {theme: [weight,
+``h|{slice}`` holds ``{"sn": discounted items, "sx": {theme: discounted count}, "st": {theme: discounted items
+since the theme's birth}, "d": {theme: [weight,
 weighted squared Pearson residuals]}, "nw": windows folded in, "buf": [[win, n, {theme: count}]],
 "cool": {theme: [win, severity rank]}, "last": win, "team": team of an agent}``.
 
@@ -25,7 +26,7 @@ MIN_PRIOR_STRENGTH = 2.0
 
 
 def new_record() -> dict[str, Any]:
-    return {"sn": 0.0, "sx": {}, "d": {}, "nw": 0, "buf": [], "cool": {}, "last": None, "team": None}
+    return {"sn": 0.0, "sx": {}, "st": {}, "d": {}, "nw": 0, "buf": [], "cool": {}, "last": None, "team": None}
 
 
 class History:
@@ -80,7 +81,8 @@ class History:
             else:
                 prior = self.baseline(parent, theme).as_prior(self.strength(key.partition("=")[0], theme))
             own = self.record(key)
-            self._baselines[memo] = BetaRate.from_counts(own["sx"].get(theme, 0.0), own["sn"], prior)
+            trials = own.get("st", {}).get(theme, own["sn"])  # only the windows since the theme existed
+            self._baselines[memo] = BetaRate.from_counts(own["sx"].get(theme, 0.0), trials, prior)
         return self._baselines[memo]
 
     def strength(self, dimension: str, theme: str) -> float:
@@ -119,19 +121,29 @@ class History:
         """Buffered windows among the ``k - 1`` before ``win``."""
         return [entry for entry in self.record(key)["buf"] if win - k < entry[0] < win]
 
-    def push(self, key: str, win: int, n: int, counts: dict[str, int], team: str | None) -> None:
-        """Add a closed window; the oldest buffered window beyond the guard band enters the baseline."""
+    def push(
+        self, key: str, win: int, n: int, counts: dict[str, int], team: str | None,
+        births: dict[str, int] | None = None,
+    ) -> None:
+        """Add a closed window; the oldest buffered window beyond the guard band enters the baseline.
+
+        ``births``: the first window of each theme; a theme's denominator counts only windows from then on.
+        """
         rec = self.record(key)
         rec["buf"].append([win, n, dict(counts)])
         rec["last"] = win
         if team:
             rec["team"] = team
         while len(rec["buf"]) > self.guard:
-            self._fold(rec, rec["buf"].pop(0))
+            self._fold(rec, rec["buf"].pop(0), births or {})
 
-    def _fold(self, rec: dict[str, Any], entry: list[Any]) -> None:
-        _, n, counts = entry
+    def _fold(self, rec: dict[str, Any], entry: list[Any], births: dict[str, int]) -> None:
+        win, n, counts = entry
         lam, sn = self.decay, rec["sn"]
+        st = rec.setdefault("st", {})
+        for theme, born in births.items():
+            if born <= win:
+                st[theme] = lam * st.get(theme, 0.0) + n
         sx, disp = rec["sx"], rec["d"]
         for theme in set(sx) | set(counts):
             x = counts.get(theme, 0)

@@ -83,12 +83,15 @@ class TrendMonitor:
         self.stats = {"tested": 0, "slice_windows": 0, "alerts": 0, "suppressed": 0}
 
     # -- the interface ----------------------------------------------------------------------------------
-    def observe(self, obs: Observation) -> list[Alert]:
-        """Count one assignment; windows its event time makes final are tested (returned alerts)."""
+    def observe(self, obs: Observation, advance: bool = True) -> list[Alert]:
+        """Count one assignment; windows its event time makes final are tested (returned alerts).
+
+        ``advance=False`` leaves the watermark to the caller (a stream whose partitions lag each other).
+        """
         changed = self.counts.add(obs)
         if self.count_rows:
             self._dirty.update(changed)
-        return self.advance(obs.event_time)
+        return self.advance(obs.event_time) if advance else []
 
     def advance(self, watermark: datetime) -> list[Alert]:
         """Move event time forward (e.g. on idle partitions); closes and tests windows older than
@@ -144,9 +147,10 @@ class TrendMonitor:
             alert = self._alert(win, cand, records[cand.key])
             if alert is not None:
                 alerts.append(alert)
+        births = self.counts.births()
         for key, record in records.items():
             counts = {t: c for t, c in record["t"].items()}
-            self.history.push(key, win, record["n"], counts, record.get("team"))
+            self.history.push(key, win, record["n"], counts, record.get("team"), births)
         self.history.save(list(records))
         self.history.expire(win - self.history_ttl)
         self.stats["alerts"] += len(alerts)
@@ -158,7 +162,10 @@ class TrendMonitor:
             return []
         found: list[_Candidate] = []
         tested_slice = False
+        births = self.counts.births()
         for theme, x in sorted(record["t"].items()):
+            if win - births.get(theme, win) < self.warmup_windows:
+                continue  # too new to have a baseline of its own
             best: tuple[int, TailTest] | None = None
             base = history.baseline(key, theme)
             dispersion = history.dispersion(key, theme)
