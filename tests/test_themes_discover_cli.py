@@ -1,0 +1,62 @@
+"""``insights discover`` end to end on a small real file (CSV and JSONL), with the real embedding model."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from insights.commands.discover import command
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77" / "test.csv"
+pytestmark = pytest.mark.skipif(not DATA.exists(), reason="no Banking77 data")
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, str]]:
+    with DATA.open(newline="", encoding="utf-8") as fh:
+        all_rows = list(csv.DictReader(fh))
+    return [{"fid": f"f{i}", **r} for i, r in enumerate(all_rows[:240])]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """Shared by both formats, so the second run reads the embeddings the first one cached there."""
+    return tmp_path_factory.mktemp("discover")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_discover_writes_one_row_per_input_row(tmp_path, workdir, rows, fmt, monkeypatch):
+    monkeypatch.chdir(workdir)  # the embedding cache goes to workdir/.cache
+    src = tmp_path / f"in.{fmt}"
+    if fmt == "csv":
+        with src.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["fid", "text", "category"])
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        command, [str(src), "--text-column", "text", "--id-column", "fid", "--output", str(out), "--top", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "fine themes" in result.output and "label" in result.output
+    with out.open(newline="", encoding="utf-8") as fh:
+        got = list(csv.DictReader(fh))
+    assert [r["id"] for r in got] == [r["fid"] for r in rows]
+    assert {"id", "theme_id", "theme_label", "empathy_category"} <= set(got[0])
+    assigned = [r for r in got if r["theme_id"]]
+    assert len(assigned) >= 0.9 * len(got)
+    assert all(r["theme_label"] for r in assigned)
+    assert all(not r["theme_label"] for r in got if not r["theme_id"])
+
+
+def test_unknown_column_is_a_usage_error(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("a,b\n1,2\n", encoding="utf-8")
+    result = CliRunner().invoke(command, [str(src), "--text-column", "comment"])
+    assert result.exit_code == 2 and "comment" in result.output

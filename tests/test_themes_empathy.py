@@ -1,0 +1,110 @@
+"""The empathy taxonomy recognises complaints it has never seen, and leaves other complaints alone.
+
+The phrasings below were written for this test; none is in insights/themes/empathy_taxonomy.json.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from insights.themes import EMPATHY_CATEGORIES, EmpathyMatcher, ThemeModel
+
+HELD_OUT = {
+    "rude": [
+        "The woman at the help desk was snotty and insulted me.",
+        "Your support person was incredibly impolite and belittling.",
+        "The guy on the line swore at me.",
+    ],
+    "robotic": [
+        "Replies felt automated, as if no real person read my ticket.",
+        "The agent only repeated stock phrases from a manual.",
+        "Talking to your staff is like dealing with a vending machine.",
+    ],
+    "didnt_listen": [
+        "Nobody actually heard what my problem was.",
+        "I explained my situation three times and they still got it wrong.",
+        "They answered a question I never asked.",
+    ],
+    "dismissive": [
+        "They acted like my complaint was not worth their time.",
+        "The clerk said it was my fault and walked away.",
+        "Nobody there cared that my order was ruined.",
+    ],
+    "no_follow_up": [
+        "I was assured of a callback that never happened.",
+        "Nobody ever got back to me about my claim.",
+        "I was bounced between four departments.",
+    ],
+    "rushed": [
+        "The rep put the phone down on me before I was done.",
+        "She hurried through the call without letting me speak.",
+        "Got disconnected as soon as I asked a follow-up question.",
+    ],
+}
+NOT_EMPATHY = [
+    "The burger was overcooked and dry.",
+    "The coffee was lukewarm.",
+    "Prices are far too high for what you get.",
+    "Monthly fee increased without notice.",
+    "My order arrived a week late.",
+    "The parcel was damaged in transit.",
+    "The checkout page freezes on my phone.",
+    "The login button does nothing.",
+    "I spent an hour in the queue to see someone.",
+    "Waiting time on the hotline is far too long.",
+]
+
+
+@pytest.fixture(scope="module")
+def matcher(embedder) -> EmpathyMatcher:
+    return EmpathyMatcher(embedder)
+
+
+def test_held_out_phrasings_are_not_seed_examples():
+    seeds = json.loads(resources.files("insights.themes").joinpath("empathy_taxonomy.json").read_text("utf-8"))
+    known = {t.lower() for c in seeds["categories"].values() for t in c["examples"]} | {
+        t.lower() for t in seeds["negatives"]
+    }
+    assert not known & {t.lower() for ts in HELD_OUT.values() for t in ts + NOT_EMPATHY}
+
+
+def test_threshold_is_calibrated_on_the_seeds(matcher):
+    assert 0.2 <= matcher.calibration.threshold <= 0.8
+    assert matcher.calibration.f_score > 0.5
+
+
+@pytest.mark.parametrize("category", EMPATHY_CATEGORIES)
+def test_each_category_is_recognised_by_meaning(matcher, embedder, category):
+    texts = HELD_OUT[category]
+    got = [c for c, _ in matcher.classify(embedder.encode(texts))]
+    assert got.count(category) >= 2, list(zip(texts, got, strict=True))
+
+
+def test_held_out_empathy_complaints_are_flagged(matcher, embedder):
+    texts = [t for ts in HELD_OUT.values() for t in ts]
+    flagged = [c is not None for c, _ in matcher.classify(embedder.encode(texts))]
+    assert np.mean(flagged) >= 0.8
+
+
+def test_food_price_delivery_bug_and_wait_complaints_are_not_flagged(matcher, embedder):
+    got = matcher.classify(embedder.encode(NOT_EMPATHY))
+    assert [t for t, (c, _) in zip(NOT_EMPATHY, got, strict=True) if c is not None] == []
+
+
+def test_a_theme_of_rude_complaints_gets_the_category_and_others_do_not(embedder):
+    rude = [f"{t} ({i})" for i in range(8) for t in HELD_OUT["rude"] + [
+        "The cashier was so rude and arrogant with me.", "Agent was hostile and talked down to me."]]
+    food = [f"{t} ({i})" for i in range(8) for t in NOT_EMPATHY[:2] + [
+        "The soup was salty.", "My pasta was cold and bland.", "Fries were soggy again."]]
+    texts = rude + food
+    model = ThemeModel(embedder=embedder, min_cluster_size=5)
+    preds = model.fit_predict(texts)
+    fine = {t.theme_id: t for t in model.themes if t.level == "fine"}
+    rude_theme = max({p.theme_id for p in preds[: len(rude)]} - {None}, key=lambda t: fine[t].size)
+    assert fine[rude_theme].empathy_category == "rude"
+    assert all(fine[p.theme_id].empathy_category is None for p in preds[len(rude):] if p.theme_id)
+    assert all(p.empathy_category is None for p in preds[len(rude):])

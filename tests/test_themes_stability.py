@@ -1,0 +1,59 @@
+"""Stable theme ids: fit on half of Banking77 train, partial_fit the other half; most first-half items keep their id.
+
+Banking77 (PolyAI, CC BY 4.0; Casanueva et al. 2020), from ../shared/data/banking77. Embeddings come from
+.cache/embeddings when present (benchmarks/discovery.py fills it), else they are computed (about a minute).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from insights.themes import ThemeModel
+from insights.themes.cache import cached_embeddings
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = ROOT.parent / "shared" / "data" / "banking77" / "train.csv"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not TRAIN.exists(), reason=f"no Banking77 data at {TRAIN}"),
+]
+
+
+@pytest.fixture(scope="module")
+def banking_train(request) -> tuple[list[str], np.ndarray]:
+    with TRAIN.open(newline="", encoding="utf-8") as fh:
+        texts = [r["text"] for r in csv.DictReader(fh)]
+    cache = ROOT / ".cache" / "embeddings"
+    try:
+        x = cached_embeddings(texts, None, "banking77-train", cache_dir=cache)
+    except FileNotFoundError:
+        x = cached_embeddings(texts, request.getfixturevalue("embedder"), "banking77-train", cache_dir=cache)
+    return texts, x
+
+
+def test_first_half_keeps_its_theme_ids_after_streaming_the_second(banking_train):
+    texts, x = banking_train
+    order = np.random.default_rng(0).permutation(len(texts))
+    first, second = order[: len(order) // 2], order[len(order) // 2 :]
+    model = ThemeModel(empathy=False).fit([texts[i] for i in first], x[first], ids=[str(i) for i in first])
+    before = model.predict([texts[i] for i in first], x[first])
+    model.pop_events()
+    for start in range(0, len(second), 128):
+        batch = second[start : start + 128]
+        model.partial_fit([texts[i] for i in batch], x[batch], ids=[str(i) for i in batch])
+    after = model.predict([texts[i] for i in first], x[first])
+    had = [i for i, p in enumerate(before) if p.theme_id is not None]
+    kept = np.mean([before[i].theme_id == after[i].theme_id for i in had])
+    assert len(had) >= 0.95 * len(first)
+    assert kept >= 0.90, f"only {kept:.1%} of the first half kept their theme id"
+    # the stream itself was learnt from: most of the second half has a theme, the rest waits in the buffer
+    placed = [p.theme_id is not None for p in model.predict([texts[i] for i in second], x[second])]
+    assert np.mean(placed) >= 0.9
+    assert model.unassigned_count <= model.buffer_size
+    events = model.pop_events()
+    assert events and {e.event_type for e in events} <= {"birth", "update", "merge", "split", "rename", "retire"}
