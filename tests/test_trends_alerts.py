@@ -86,6 +86,20 @@ def test_a_doubling_in_the_whole_stream_alerts_with_its_evidence():
     assert alert.explanation.count(".") >= 1 and "\n" not in alert.explanation
 
 
+def test_a_moderate_sustained_rise_is_caught_over_two_windows():
+    quiet = [({"t-bill": 40}, 400)] * 10
+    alerts = run(TrendMonitor(window="1h", grace="0"), [*quiet, ({"t-bill": 58}, 400), ({"t-bill": 58}, 400)])
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert.windows == 2 and (alert.observed, alert.denominator) == (116, 800)
+    assert (alert.span_start, alert.window_start, alert.window_end) == (
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T11:00:00Z",
+        "2024-05-01T12:00:00Z",
+    )
+    assert "2 windows of 1h" in alert.explanation
+
+
 def test_no_alert_on_a_quiet_stream_or_below_minimum_volume():
     rng = random.Random(3)
     windows = [({"t-bill": sum(rng.random() < 0.1 for _ in range(300))}, 300) for _ in range(40)]

@@ -122,7 +122,12 @@ class History:
         return [entry for entry in self.record(key)["buf"] if win - k < entry[0] < win]
 
     def push(
-        self, key: str, win: int, n: int, counts: dict[str, int], team: str | None,
+        self,
+        key: str,
+        win: int,
+        n: int,
+        counts: dict[str, int],
+        team: str | None,
         births: dict[str, int] | None = None,
     ) -> None:
         """Add a closed window; the oldest buffered window beyond the guard band enters the baseline.

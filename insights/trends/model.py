@@ -45,6 +45,7 @@ class Alert:
     dimensions: dict[str, str]
     window_start: str
     window_end: str
+    span_start: str
     observed: int
     expected: float
     ratio: float
@@ -77,6 +78,7 @@ class Alert:
             "dimensions": dict(self.dimensions),
             "window_start": self.window_start,
             "window_end": self.window_end,
+            "span_start": self.span_start,
             "windows": self.windows,
             "window_length": self.window_length,
             "observed": self.observed,

@@ -207,7 +207,7 @@ class TrendMonitor:
             info = self.counts.theme_info(cand.theme)
             label, empathy, aggregate = info[0], info[1], False
         dims = slice_dimensions(cand.key)
-        start, end = iso(self.clock.start(win - cand.windows + 1)), iso(self.clock.end(win))
+        start, end = iso(self.clock.start(win)), iso(self.clock.end(win))
         baseline_rate = test.expected / test.trials
         return Alert(
             alert_id=Alert.make_id(cand.key, cand.theme, end),
@@ -217,6 +217,7 @@ class TrendMonitor:
             dimensions=dims,
             window_start=start,
             window_end=end,
+            span_start=iso(self.clock.start(win - cand.windows + 1)),
             observed=test.observed,
             expected=test.expected,
             ratio=ratio,
