@@ -94,6 +94,7 @@ class ThemeModel:
         self.dropped_ = 0
         self.discovery_rounds_ = 0
         self._last_round_buffer = 0
+        self._added_since_round = 0
         self._resolved: list[tuple[str, ThemePrediction]] = []
         self._auto_id = 0
         self._births: list[tuple[str, str, list[str]]] = []  # born, waiting for a label before their event
@@ -249,6 +250,7 @@ class ThemeModel:
                 self._buffer_item(item_ids[i], texts[i], x[i])
         self.labels_ = [p.theme_id for p in preds]
         self._last_round_buffer = len(self.buffer)
+        self._added_since_round = 0
         self.discovery_rounds_ = 1
         return preds
 
@@ -350,13 +352,17 @@ class ThemeModel:
         return self
 
     def _buffer_item(self, item_id: str, text: str, x: np.ndarray) -> None:
+        self._added_since_round += 1
         if len(self.buffer) == self.buffer.maxlen:
             self.dropped_ += 1
         self.buffer.append((item_id, text, np.asarray(x, dtype=np.float32)))
 
     def _buffer_ready(self) -> bool:
+        """Enough new outliers since the last round: the buffer grew by half, or (when full) turned over by half."""
         n = len(self.buffer)
-        return n >= self.min_discovery_size and n >= 1.5 * self._last_round_buffer
+        if n < self.min_discovery_size:
+            return False
+        return n >= 1.5 * self._last_round_buffer or self._added_since_round >= max(self.min_discovery_size, n // 2)
 
     def _stats_from_theme(self, theme: Theme) -> ThemeStats:
         """Statistics for a theme learnt from events (a follower promoted to learner)."""
@@ -440,6 +446,7 @@ class ThemeModel:
         self._describe(touched | {t for t, _, _ in self._births} | changed)
         self._rebuild_coarse()
         self._last_round_buffer = len(self.buffer)
+        self._added_since_round = 0
 
     def _place_leftovers(
         self, x: np.ndarray, texts: list[str], empathy: list, placed: np.ndarray, touched: set[str]
