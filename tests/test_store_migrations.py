@@ -133,7 +133,7 @@ def test_processes_starting_at_once_on_one_sqlite_file(sqlite_url: str) -> None:
     import sys
 
     code = f"from insights.store import InsightStore; InsightStore.from_url({sqlite_url!r})"
-    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [(p.wait(timeout=60), p.stderr.read()) for p in procs]
     assert all(rc == 0 for rc, _ in results), results
     assert current_revision(create_db_engine(sqlite_url)) == head_revision()

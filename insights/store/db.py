@@ -49,6 +49,7 @@ def create_db_engine(url: str, echo: bool = False) -> Engine:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE_REVISION = "0001"  # the schema create_all made before migrations existed
 _PG_LOCK_KEY = 0x1C5_1A5E  # advisory lock: two processes starting at once migrate one after the other
+MIGRATION_WAIT_S = 60.0  # how long a process waits for another one's migration before giving up
 _MIGRATION_LOCK = threading.Lock()  # alembic's context is process-global: one migration per process at a time
 
 
@@ -87,17 +88,21 @@ def init_db(engine: Engine) -> None:
     head = head_revision()
     if current_revision(engine) == head:
         return
-    for attempt in range(3):
+    deadline = time.monotonic() + MIGRATION_WAIT_S
+    delay = 0.1
+    while True:
         try:
             with _MIGRATION_LOCK:
                 _migrate(engine, head)
             return
         except (OperationalError, ProgrammingError, IntegrityError):
+            # another process is migrating (SQLite: "table exists" / "database is locked"): wait for it
             if current_revision(engine) == head:
                 return
-            if attempt == 2:
-                raise
-            time.sleep(0.2 * (attempt + 1))
+            if engine.dialect.name != "sqlite" or time.monotonic() > deadline:
+                raise  # PostgreSQL migrates under a lock: a failure there is real
+            time.sleep(delay)
+            delay = min(1.0, delay * 2)
 
 
 def _migrate(engine: Engine, head: str) -> None:
