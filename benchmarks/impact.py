@@ -19,6 +19,7 @@ Run: .venv/bin/python benchmarks/impact.py                (one seed, the numbers
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import statistics
 import sys
@@ -136,6 +137,7 @@ def true_did(sim: FeedbackSimulator, team: str, control: set[str], days: int) ->
     return t_ratio / c_ratio - 1.0, t_ratio - 1.0
 
 
+@functools.lru_cache(maxsize=32)
 def solve_multiplier(seed: int, drop: float = DROP, shock: float = 2.0, days: int = DAYS) -> float:
     """The per-theme multiplier making the treated team's DiD estimand a ``drop`` (bisection on the rates)."""
     control = set(TEAMS) - {TREATED, PLACEBO}
