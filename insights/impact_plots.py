@@ -72,7 +72,10 @@ def plot_theme_impact(
 def plot_intervention(effect: InterventionEffect, path: str | Path | None = None) -> bytes | Path:
     """Per-unit rate (or score) of the treated slice and the control teams, the start line and the verdict."""
     series = effect.series
-    starts = series.get("unit_start", [])
+    from datetime import timedelta
+
+    half = timedelta(seconds=effect.unit_seconds / 2)
+    starts = [s + half for s in series.get("unit_start", [])]  # each unit's midpoint
     fig = _figure(8.5, 4.0)
     ax = fig.add_subplot(1, 1, 1)
     scale = 1.0 if effect.kind == "difference" else 100.0
