@@ -9,7 +9,7 @@ changelog topic can back it (tests use a dict). Every change is written back wit
 - ``w|{win}|{slice}``   ``{"n": items, "t": {theme: count}, "q": {theme: [[feedback_id, quote]]}, "team": ...}``
 - ``f|{win}|{id}``      ``[theme_id, is_empathy, revision]``: what was counted for a feedback id (dedup/moves)
 - ``t|{theme}``         ``[label, empathy_category]``, latest seen
-- ``b``                 ``{theme: first window it was counted in}``: a theme's baseline starts there
+- ``b``                 ``{theme: first whole window it was live in}``: a theme's baseline starts there
 
 A window's keys are deleted when it closes, so the state holds only the open windows (bounded by grace).
 """
@@ -77,7 +77,7 @@ class WindowCounts:
         return int(self.meta()["late"])
 
     def births(self) -> dict[str, int]:
-        """The first window each theme (and the empathy aggregate) was counted in.
+        """The first whole window each theme (and the empathy aggregate) was live in.
 
         A theme discovered today has no history before it existed: its baseline must not read the windows
         before its birth as zeros, or every new theme would look like a sudden rise.
@@ -104,9 +104,14 @@ class WindowCounts:
         is_empathy = bool(theme and obs.empathy_category)
         if theme:
             self._remember_theme(theme, obs.theme_label, obs.empathy_category)
-            self._remember_birth(theme, win)
-        if is_empathy:
-            self._remember_birth(EMPATHY_THEME_ID, win)
+        if obs.revision == 0:
+            # A first-hand assignment proves the theme was live in this window, but it may have been born
+            # half-way through it: its baseline starts with the next window. (Re-assignments of earlier
+            # outliers fill windows from before the theme existed and prove nothing.)
+            if theme:
+                self._remember_birth(theme, win + 1)
+            if is_empathy:
+                self._remember_birth(EMPATHY_THEME_ID, win + 1)
         fkey = f"f|{win}|{obs.feedback_id}"
         before = self.state.get(fkey)
         if before is not None:
