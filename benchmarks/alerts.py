@@ -151,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     results: dict[str, list[TrialResult]] = {}
     with ProcessPoolExecutor(max_workers=args.processes) as pool:
-        for name, result in pool.map(_run, jobs, chunksize=4):
+        for done, (name, result) in enumerate(pool.map(_run, jobs, chunksize=4), start=1):
             results.setdefault(name, []).append(result)
+            if done % max(1, len(jobs) // 10) == 0:
+                print(f"  {done}/{len(jobs)} trials, {time.perf_counter() - began:.0f}s", file=sys.stderr)
     elapsed = time.perf_counter() - began
 
     print(
