@@ -5,6 +5,7 @@ replay or a crash-restart never duplicates or loses a row.
 """
 
 from insights.store.db import create_db_engine, init_db, normalise_url
+from insights.store.interventions import InterventionRecord
 from insights.store.models import AlertRecord, FeedbackRecord, ThemeEventRecord, ThemeRecord, WindowCount
 from insights.store.repository import InsightStore
 
@@ -12,6 +13,7 @@ __all__ = [
     "AlertRecord",
     "FeedbackRecord",
     "InsightStore",
+    "InterventionRecord",
     "ThemeEventRecord",
     "ThemeRecord",
     "WindowCount",

@@ -3,10 +3,8 @@
 A user records an intervention by name (``insights intervention add``); the analysis in
 :mod:`insights.interventions` compares the treated slice with the untreated teams before and after ``started_at``.
 
-Until an Alembic revision creates it, the table lives in its own ``MetaData`` and :func:`ensure_table` makes it
-with ``create_all`` (idempotent): keeping it out of ``SQLModel.metadata`` keeps the migrations-vs-models check in
-tests/test_store_migrations.py exact. When a revision adds the table, delete the ``metadata = ...`` line below so
-the model joins ``SQLModel.metadata``, and drop the ``ensure_table`` calls (or leave them: they are no-ops then).
+Alembic revision 0004 creates the table; :func:`ensure_table` is kept as an idempotent no-op for stores made
+before it.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, MetaData, Text, select
+from sqlalchemy import JSON, Column, DateTime, Text, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel
 
@@ -26,7 +24,6 @@ _NAME = re.compile(NAME_PATTERN)
 class InterventionRecord(SQLModel, table=True):
     """One recorded intervention: its name, start, the teams and agents it applies to."""
 
-    metadata = MetaData()  # own metadata until an Alembic revision adds the table (see the module docstring)
     __tablename__ = "interventions"
 
     name: str = Field(primary_key=True, max_length=200)
