@@ -98,6 +98,35 @@ def produce(input_file: Path, topic: str) -> None:
     click.echo(f"produced {count} messages to {topic} at {settings.kafka_bootstrap_servers}", err=True)
 
 
+@main.command()
+@click.argument("input_file", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--text-column", default="text", show_default=True, help="Column with the feedback text.")
+def seed(input_file: Path, text_column: str) -> None:
+    """Discover themes in a historic export (CSV or JSONL) and publish them to cx.themes.
+
+    Workers follow cx.themes from the start, so they begin with mature themes instead of learning them from
+    zero while counting trends. Run it once, before the first worker, with the same EMBEDDING_MODEL.
+    """
+    from insights.redact import redact
+    from insights.tabular import TableError, read_table, require_columns
+    from streams.seed import seed_themes
+    from streams.topics import ensure_topics
+
+    settings = Settings()
+    _setup_logging(settings.log_level)
+    try:
+        rows = read_table(input_file)
+        require_columns(rows, [text_column], input_file)
+    except (TableError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    texts = [redact(str(r[text_column])) for r in rows if r.get(text_column)]
+    import asyncio
+
+    asyncio.run(ensure_topics(settings))
+    count = seed_themes(settings, texts)
+    click.echo(f"published {count} themes from {len(texts)} texts to {settings.topic_themes}", err=True)
+
+
 def _register_optional_commands() -> None:
     """Commands that live in their own modules (insights/commands/*.py, each exposing ``command``)."""
     import importlib

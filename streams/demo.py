@@ -29,12 +29,14 @@ from insights.simulator import FeedbackSimulator, Injection
 from insights.store import InsightStore
 from streams.broker import LocalBroker, free_port
 from streams.kafka_config import aiokafka_kwargs
+from streams.seed import seed_themes
 from streams.topics import ensure_topics
 
 DEMO_DIR = Path("demo-data")
 DEFAULT_DEMO_DB = "sqlite:///demo-data/insights.db"
 RATE_PER_SECOND = 60  # the most it produces; it waits whenever the worker is MAX_BACKLOG behind
 MAX_BACKLOG = 300
+SEED_ITEMS = 1500
 ITEMS_PER_WINDOW = 150
 QUIET_WINDOWS = 12
 RISE_AGENT = "a-07"
@@ -188,6 +190,12 @@ def run_demo(duration: int = 180, database_url: str = DEFAULT_DEMO_DB, api_port:
 
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
         window = timedelta(hours=1)
+        # Seed the registry from last month's feedback, as a deployment would with `insights seed`, so the
+        # trends are counted against mature themes from the first window.
+        history = FeedbackSimulator(seed=seed + 1000, start=start - timedelta(days=30), items_per_window=10)
+        say(f"seeding themes from {SEED_ITEMS:,} historic items (insights seed) ...")
+        seeded = seed_themes(settings, [item.text for item in history.generate(SEED_ITEMS)], store=store)
+        say(f"seeded {seeded} themes")
         rise_start = start + QUIET_WINDOWS * window
         simulator = FeedbackSimulator(
             seed=seed,
@@ -201,13 +209,14 @@ def run_demo(duration: int = 180, database_url: str = DEFAULT_DEMO_DB, api_port:
         )
         say(f"simulator: {ITEMS_PER_WINDOW} items per simulated hour, up to {RATE_PER_SECOND}/s; rude-agent "
             f"complaints for agent {RISE_AGENT} rise from simulated window {QUIET_WINDOWS}")
-        stop_at = started + duration
+        running = time.monotonic()  # the simulation runs for `duration` after start-up and seeding
+        stop_at = running + duration
 
         async def main() -> None:
             await asyncio.gather(
                 _simulate(settings, simulator, stop_at, counters),
                 _watch_alerts(settings, stop_at, counters),
-                _progress(store, stop_at, started, duration, counters),
+                _progress(store, stop_at, running, duration, counters),
             )
 
         asyncio.run(main())

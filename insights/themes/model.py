@@ -180,6 +180,9 @@ class ThemeModel:
             self.threshold_ = float(message["assign_threshold"])
         if theme.status != "active":
             self.stats.pop(theme.theme_id, None)
+        elif theme.level == "fine" and theme.theme_id not in self.stats:
+            # a follower (or a learner seeded from the registry) must be able to partial_fit later
+            self.stats[theme.theme_id] = self._stats_from_theme(theme)
 
     # -- predict --------------------------------------------------------------------------------------------
     def predict(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> list[ThemePrediction]:
