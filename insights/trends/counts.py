@@ -7,7 +7,7 @@ changelog topic can back it (tests use a dict). Every change is written back wit
 - ``m``                 meta: watermark, open windows, late-event count
 - ``i|{win}``           the slices seen in window ``win``
 - ``w|{win}|{slice}``   ``{"n": items, "t": {theme: count}, "q": {theme: [[feedback_id, quote]]}, "team": ...}``
-- ``f|{win}|{id}``      ``[theme_id, is_empathy, revision]``: what was counted for a feedback id (dedup/moves)
+- ``f|{win}|{id}``      ``[theme_id, empathy_category, revision]``: what was counted for a feedback id (dedup/moves)
 - ``t|{theme}``         ``[label, empathy_category]``, latest seen
 - ``b``                 ``{theme: first whole window it was live in}``: a theme's baseline starts there
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from insights.trends.model import EMPATHY_THEME_ID, Observation
+from insights.trends.model import EMPATHY_THEME_ID, Observation, category_theme_id
 from insights.trends.windows import WindowClock
 
 TOTAL = "__all__"
@@ -101,7 +101,7 @@ class WindowCounts:
             self.state[META] = {**meta, "late": meta["late"] + 1}
             return set()
         theme = obs.theme_id or None
-        is_empathy = bool(theme and obs.empathy_category)
+        category = obs.empathy_category if theme else None
         if theme:
             self._remember_theme(theme, obs.theme_label, obs.empathy_category)
         if obs.revision == 0:
@@ -110,28 +110,31 @@ class WindowCounts:
             # outliers fill windows from before the theme existed and prove nothing.)
             if theme:
                 self._remember_birth(theme, win + 1)
-            if is_empathy:
+            if category:
                 self._remember_birth(EMPATHY_THEME_ID, win + 1)
+                self._remember_birth(category_theme_id(category), win + 1)
         fkey = f"f|{win}|{obs.feedback_id}"
         before = self.state.get(fkey)
         if before is not None:
-            old_theme, old_empathy, old_revision = before
-            if obs.revision < old_revision or (old_theme == theme and bool(old_empathy) == is_empathy):
+            old_theme, old_category, old_revision = before
+            old_category = old_category if isinstance(old_category, str) else None
+            if obs.revision < old_revision or (old_theme == theme and old_category == category):
                 return set()
             delta = {TOTAL: 0}
         else:
-            old_theme, old_empathy = None, False
+            old_theme, old_category = None, None
             delta = {TOTAL: 1}
-        if old_theme:
-            delta[old_theme] = delta.get(old_theme, 0) - 1
-        if old_empathy:
-            delta[EMPATHY_THEME_ID] = delta.get(EMPATHY_THEME_ID, 0) - 1
-        if theme:
-            delta[theme] = delta.get(theme, 0) + 1
-        if is_empathy:
-            delta[EMPATHY_THEME_ID] = delta.get(EMPATHY_THEME_ID, 0) + 1
+        # Each item counts in its theme, in the empathy aggregate, and in its own empathy category whatever
+        # theme it landed in ("rude" complaints spread over several themes are still one trend).
+        for key, step in ((old_theme, -1), (theme, 1)):
+            if key:
+                delta[key] = delta.get(key, 0) + step
+        for cat, step in ((old_category, -1), (category, 1)):
+            if cat:
+                delta[EMPATHY_THEME_ID] = delta.get(EMPATHY_THEME_ID, 0) + step
+                delta[category_theme_id(cat)] = delta.get(category_theme_id(cat), 0) + step
         delta = {k: v for k, v in delta.items() if v}
-        self.state[fkey] = [theme, is_empathy, obs.revision]
+        self.state[fkey] = [theme, category, obs.revision]
         if win not in meta["open"]:
             meta = {**meta, "open": sorted([*meta["open"], win])}
             self.state[META] = meta

@@ -16,6 +16,7 @@ from insights.trends.model import (
     EMPATHY_THEME_ID,
     Alert,
     Observation,
+    category_of,
 )
 from insights.trends.stats import TailTest, severity, severity_rank, tail_test
 from insights.trends.windows import WindowClock, iso, to_utc
@@ -135,11 +136,18 @@ class TrendMonitor:
             if record.get("team"):
                 self.history.record(key)["team"] = record["team"]
         candidates = [c for key in sorted(records) for c in self._test_slice(win, key, records[key])]
-        specific = {c.key for c in candidates if c.theme != EMPATHY_THEME_ID and self.counts.theme_info(c.theme)[1]}
+        # The most specific alert of a slice speaks for the aggregates above it: an empathy theme's rise is not
+        # repeated as its category's, nor either as all empathy complaints'.
+        themed = {(c.key, self._empathy_of(c.theme)) for c in candidates
+                  if c.theme != EMPATHY_THEME_ID and not category_of(c.theme) and self._empathy_of(c.theme)}
+        any_specific = {c.key for c in candidates if c.theme != EMPATHY_THEME_ID and self._empathy_of(c.theme)}
         alerts = []
         for cand in candidates:
-            if cand.theme == EMPATHY_THEME_ID and cand.key in specific:
-                # an empathy theme of the same slice rose: its alert says more, the aggregate would repeat it
+            category = category_of(cand.theme)
+            repeated = (cand.theme == EMPATHY_THEME_ID and cand.key in any_specific) or (
+                category is not None and (cand.key, category) in themed
+            )
+            if repeated:
                 rank = severity_rank(severity(cand.test.observed / cand.test.expected, cand.test.observed))
                 self.history.set_cooldown(cand.key, cand.theme, win, rank, self.cooldown_windows)
                 self.stats["suppressed"] += 1
@@ -155,6 +163,9 @@ class TrendMonitor:
         self.history.expire(win - self.history_ttl)
         self.stats["alerts"] += len(alerts)
         return alerts
+
+    def _empathy_of(self, theme: str) -> str | None:
+        return category_of(theme) or self.counts.theme_info(theme)[1]
 
     def _test_slice(self, win: int, key: str, record: dict[str, Any]) -> list[_Candidate]:
         history = self.history
@@ -203,6 +214,9 @@ class TrendMonitor:
         self.history.set_cooldown(cand.key, cand.theme, win, rank, self.cooldown_windows)
         if cand.theme == EMPATHY_THEME_ID:
             label, empathy, aggregate = EMPATHY_LABEL, EMPATHY_CATEGORY_ALL, True
+        elif category_of(cand.theme):
+            empathy = category_of(cand.theme)
+            label, aggregate = f"{empathy.replace('_', ' ')} complaints (all themes)", True
         else:
             info = self.counts.theme_info(cand.theme)
             label, empathy, aggregate = info[0], info[1], False
