@@ -69,13 +69,16 @@ class TrendStage:
 
     def observe(self, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Count a batch of cx.theme-assignments messages; returns the alerts of windows it closed."""
-        observations = sorted((observation_from_assignment(m) for m in messages), key=lambda o: o.event_time)
+        # Only first-hand assignments are counted: a discovery round that places hundreds of earlier outliers at
+        # once would otherwise look like a sudden rise of the themes it placed them in. (The store still gets
+        # the re-assignment, so the feedback rows and their theme are current.)
+        firsthand = [m for m in messages if int(m.get("revision") or 0) == 0]
+        observations = sorted((observation_from_assignment(m) for m in firsthand), key=lambda o: o.event_time)
         alerts = []
         for obs in observations:
             alerts.extend(self.monitor.observe(obs, advance=False))
-        for m in messages:
-            if m.get("revision", 0) == 0:  # re-assignments revisit old event times: they say nothing of progress
-                self.watermark.update(m.get("source_partition"), parse_time(m["event_time"]))
+        for m in firsthand:
+            self.watermark.update(m.get("source_partition"), parse_time(m["event_time"]))
         mark = self.watermark.value()
         if mark is not None:
             alerts.extend(self.monitor.advance(mark))

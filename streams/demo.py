@@ -37,8 +37,9 @@ DEFAULT_DEMO_DB = "sqlite:///demo-data/insights.db"
 RATE_PER_SECOND = 60  # the most it produces; it waits whenever the worker is MAX_BACKLOG behind
 MAX_BACKLOG = 300
 SEED_ITEMS = 1500
-ITEMS_PER_WINDOW = 150
-QUIET_WINDOWS = 12
+ITEMS_PER_WINDOW = 300
+QUIET_WINDOWS = 8
+AGENTS = 8  # a-01 .. a-08: about 30 survey responses per agent and window
 RISE_AGENT = "a-07"
 
 
@@ -200,10 +201,11 @@ def run_demo(duration: int = 180, database_url: str = DEFAULT_DEMO_DB, api_port:
         simulator = FeedbackSimulator(
             seed=seed,
             start=start,
+            agents=AGENTS,
             items_per_window=ITEMS_PER_WINDOW,
             window=window,
             injections=[
-                Injection(theme="rude", multiplier=6.0, start=rise_start, end=rise_start + 200 * window,
+                Injection(theme="rude", multiplier=5.0, start=rise_start, end=rise_start + 200 * window,
                           dimensions={"agent_id": RISE_AGENT})
             ],
         )
