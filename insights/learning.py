@@ -49,6 +49,14 @@ class ThemeLearner:
         self.max_pending = max_pending
         self._pending: OrderedDict[str, dict[str, Any]] = OrderedDict()  # unassigned, by feedback id
 
+    def seed(self, texts: Sequence[str], embeddings: np.ndarray) -> LearnResult:
+        """Discover themes in history before the stream starts (``insights seed``, a replay's first part)."""
+        self.themes.fit(list(texts), embeddings)
+        events = [e.to_message() if hasattr(e, "to_message") else dict(e) for e in self.themes.pop_events()]
+        if self.store is not None and events:
+            call_with_retry(self.store.apply_theme_events, events)
+        return LearnResult(theme_events=events)
+
     def learn(self, items: Sequence[dict[str, Any]]) -> LearnResult:
         """``items``: assignment messages with an ``embedding`` (base64 float32) field."""
         result = LearnResult()

@@ -22,8 +22,8 @@ RISE_AT = START + timedelta(hours=16)
 def write_history(path, rows: int = 2400) -> None:
     """A survey export as a CX team would have it: its own column names, one row per response."""
     sim = FeedbackSimulator(
-        seed=21, agents=8, start=START, items_per_window=100, window="1h", review_share=0.0,
-        injections=[Injection(theme="rude", multiplier=5.0, start=RISE_AT, dimensions={"agent_id": "a-03"})],
+        seed=21, agents=4, start=START, items_per_window=100, window="1h", review_share=0.0,
+        injections=[Injection(theme="rude", multiplier=8.0, start=RISE_AT, dimensions={"agent_id": "a-03"})],
     )
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)

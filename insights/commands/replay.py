@@ -40,10 +40,13 @@ def _parse_dimensions(values: tuple[str, ...]) -> dict[str, str]:
               help="Alerts as JSON lines (schemas/alert.v1.json).")
 @click.option("--assignments-out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="One CSV row per input row: id,theme_id,theme_label,empathy_category,...")
+@click.option("--seed-fraction", type=click.FloatRange(0.0, 0.9), default=0.2, show_default=True,
+              help="Share of the earliest rows to discover themes in before replaying (0: start cold).")
 @click.option("--database-url", default=None, help="Also fill this insight store (default: none).")
 def replay(input_file: Path, time_column: str, text_column: str, id_column: str | None, score_column: str | None,
            dimensions: tuple[str, ...], window: str | None, grace: str | None, min_volume: int | None,
-           p_value: float | None, alerts_out: Path, assignments_out: Path, database_url: str | None) -> None:
+           p_value: float | None, alerts_out: Path, assignments_out: Path, seed_fraction: float,
+           database_url: str | None) -> None:
     """Run the stream's pipeline over INPUT (CSV or JSONL) in event-time order: the backtest.
 
     Redaction, embedding, theme discovery, window counts and the trend test are the same code the worker
@@ -79,7 +82,7 @@ def replay(input_file: Path, time_column: str, text_column: str, id_column: str 
                                   max_text_chars=settings.max_text_chars)
     trends = TrendStage(store, make_monitor(settings))
     with tqdm(total=len(rows), unit="row", desc="replay", file=sys.stderr) as bar:
-        result = Replay(processor, trends).run(rows, columns, on_progress=bar.update)
+        result = Replay(processor, trends).run(rows, columns, on_progress=bar.update, seed_fraction=seed_fraction)
 
     alerts_out.parent.mkdir(parents=True, exist_ok=True)
     with alerts_out.open("w", encoding="utf-8") as fh:
