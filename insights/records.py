@@ -83,10 +83,30 @@ def decode_json(raw: bytes, max_bytes: int) -> Any:
     except UnicodeDecodeError as exc:
         raise InvalidFeedback("invalid_encoding", f"message is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} col {exc.colno}"
         raise InvalidFeedback("invalid_json", f"message is not JSON: {exc.msg} at {where}") from exc
+    except RecursionError as exc:
+        raise InvalidFeedback("invalid_json", "message is nested too deeply to be feedback") from exc
+    except ValueError as exc:  # e.g. an integer of thousands of digits, NaN / Infinity
+        raise InvalidFeedback("invalid_json", f"message is not acceptable JSON: {str(exc)[:200]}") from exc
+
+
+def _reject_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259); Python's parser accepts them unless told not to."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why a string cannot be stored or re-encoded (a NUL, a lone surrogate), or None."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (invalid Unicode)"
+    return None
 
 
 def _clean_text(text: str, max_chars: int) -> tuple[str, bool]:
@@ -115,9 +135,13 @@ def parse_feedback(kind: Kind, raw: bytes, *, max_bytes: int = 256_000, max_char
     problem = first_error(schema, doc, version)
     if problem is not None:
         raise InvalidFeedback("schema_violation", f"{schema} v{version}: {problem}")
+    for name, value in doc.items():
+        why = _unstorable(value) if isinstance(value, str) else None
+        if why:
+            raise InvalidFeedback("invalid_value", f"{name} {why}; send valid UTF-8 text")
     try:
         event_time = parse_time(doc["responded_at" if kind == "survey" else "published_at"])
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise InvalidFeedback("invalid_value", f"bad event time: {exc}") from exc
 
     if kind == "survey":

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class Settings(BaseSettings):
@@ -86,6 +89,30 @@ class Settings(BaseSettings):
     def _empty_retention_is_unset(cls, value: object) -> object:
         """RETENTION_DAYS= (empty, as a ConfigMap may leave it) means no retention, not an error."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism")
+    @classmethod
+    def _known_choice(cls, value: str | None, info) -> str | None:
+        if value is None or value == "":
+            return None
+        value = value.strip().upper()
+        allowed = SECURITY_PROTOCOLS if info.field_name == "kafka_security_protocol" else SASL_MECHANISMS
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_kafka_security(self) -> Settings:
+        """Refuse contradictions rather than let one client fall back to PLAINTEXT while another uses SASL."""
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not self.kafka_sasl_mechanism:
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs KAFKA_SASL_MECHANISM")
+        if self.kafka_sasl_mechanism and not sasl:
+            raise ValueError(
+                f"KAFKA_SASL_MECHANISM is set but KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}; "
+                "use SASL_SSL (or SASL_PLAINTEXT)"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -6,7 +6,7 @@ redacted Feedback or a dead letter with a non-empty reason and the original byte
 message; a message over MAX_MESSAGE_BYTES is rejected as ``too_large`` before it is decoded.
 
 ``parse_feedback`` itself promises to raise only InvalidFeedback. Inputs found to break a promise are kept below
-as strict xfails naming the bug: they turn into failures (XPASS) once fixed, so the marks are removed then.
+(they were strict xfails naming the bug until the parser was fixed).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ json_values = st.recursive(
     max_leaves=25,
 )
 kinds = st.sampled_from(["survey", "review"])
-# years 1 and 9999 with an offset are kept for the xfail below (they overflow UTC)
+# years 1 and 9999 with an offset are tested below (they overflow UTC)
 times = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
                      timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7)), timezone(timedelta(hours=13))]))
 
@@ -204,14 +204,12 @@ HUGE_INT = (b'{"schema_version":1,"response_id":"s-1","survey_type":"csat","scor
 EXTREME_TIMES = ["0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-01:00"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: decode_json lets RecursionError / ValueError (int digits limit) escape")
 @pytest.mark.parametrize("raw", [NESTED, HUGE_INT], ids=["deeply-nested", "5000-digit-int"])
 def test_parse_feedback_raises_only_invalid_feedback_on_pathological_json(raw: bytes) -> None:
     with pytest.raises(InvalidFeedback):
         parse_feedback("survey", raw)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: parse_time's astimezone(UTC) raises OverflowError, not InvalidFeedback")
 @pytest.mark.parametrize("when", EXTREME_TIMES)
 def test_parse_feedback_rejects_times_that_overflow_utc(when: str) -> None:
     with pytest.raises(InvalidFeedback):
@@ -227,8 +225,6 @@ def test_the_processor_still_dead_letters_pathological_json_with_a_reason() -> N
         _check_dead_letter(letter, raws[letter["source_offset"]])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: json.loads accepts NaN/Infinity; a NaN score passes the schema's "
-                   "minimum/maximum and is published as the invalid JSON token NaN on cx.theme-assignments")
 def test_a_nan_score_is_rejected() -> None:
     raw = json.dumps(survey(1, score=float("nan"))).encode()
     assert b"NaN" in raw
@@ -237,9 +233,6 @@ def test_a_nan_score_is_rejected() -> None:
         assert fb.score is not None and math.isfinite(fb.score)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a lone surrogate escape (\\ud800) or a NUL in a string is accepted, "
-                   "then the store write fails (UTF-8 encode error; PostgreSQL rejects NUL in text) and the worker "
-                   "dead-letters the whole batch, valid neighbours included")
 @pytest.mark.parametrize("raw", [SURROGATE, encode(survey(1, comment="rude\u0000agent")),
                                  encode(survey(1, response_id="s-\u0000"))], ids=["surrogate", "nul-text", "nul-id"])
 def test_text_the_store_cannot_hold_is_rejected_up_front(raw: bytes) -> None:
@@ -250,7 +243,6 @@ def test_text_the_store_cannot_hold_is_rejected_up_front(raw: bytes) -> None:
             assert "\x00" not in value
 
 
-@pytest.mark.xfail(strict=True, reason="bug: see above; one unstorable message fails the store write of its batch")
 def test_a_batch_with_one_unstorable_message_keeps_its_valid_neighbours(database_url: str) -> None:
     """On the real store: five valid messages and one with a lone surrogate; today process() raises, and
     streams/app.py then dead-letters all six (processor.reject) after three attempts."""

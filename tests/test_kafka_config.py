@@ -262,9 +262,6 @@ MISMATCHED = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: streams/kafka_config.py derives faust's protocol from which settings "
-                   "are set, aiokafka's from KAFKA_SECURITY_PROTOCOL; inconsistent settings are not refused, so "
-                   "the worker and the topic admin can disagree or silently use PLAINTEXT")
 @pytest.mark.parametrize("fields", MISMATCHED, ids=["plaintext+sasl", "sasl_ssl-no-mechanism", "ssl+sasl",
                                                     "typo"])
 def test_inconsistent_security_settings_are_refused_or_agree(fields: dict[str, str]) -> None:
