@@ -10,7 +10,9 @@ from collections import defaultdict
 
 import pytest
 
+from insights.settings import Settings
 from insights.store import FeedbackRecord, InsightStore
+from streams.seed import seed_themes
 from tests.messages import encode, survey
 from tests.test_worker_integration import COMPLAINTS, OPENINGS
 from tests.worker_harness import WorkerProcess, produce, wait_until, worker_env
@@ -29,7 +31,7 @@ def _ingested(log: str) -> int:
     return sum(int(n) for n in re.findall(r"batch: (\d+) in", log))
 
 
-def test_two_workers_share_partitions_store_once_and_agree_on_theme_ids(broker, sqlite_url, tmp_path):
+def test_two_workers_share_partitions_store_once_and_agree_on_theme_ids(broker, sqlite_url, tmp_path, embedder):
     rng = random.Random(5)
     texts = sorted({(o + c).strip().capitalize() for o in OPENINGS for c in COMPLAINTS})
     n = 1200
@@ -43,8 +45,9 @@ def test_two_workers_share_partitions_store_once_and_agree_on_theme_ids(broker, 
         wait_until(lambda: "Setting newly assigned partitions" in first.log_text()
                    and "Setting newly assigned partitions" in second.log_text(), timeout=120, worker=first,
                    what="both workers in the group")
-        # keys spread the messages over all partitions
-        produce(broker.bootstrap_servers, messages)
+        # a deployment seeds its registry from history first (insights seed); workers follow cx.themes
+        seed_themes(Settings(kafka_bootstrap_servers=broker.bootstrap_servers), texts * 4, embedder=embedder)
+        produce(broker.bootstrap_servers, messages)  # no keys: spread over all partitions
         wait_until(lambda: store.count(FeedbackRecord) >= n, timeout=400, worker=second, what=f"{n} rows")
         first.assert_running()
         second.assert_running()
