@@ -20,7 +20,9 @@ def category_theme_id(category: str) -> str:
 
 def category_of(theme_id: str) -> str | None:
     """The empathy category of a category pseudo-theme id, else None."""
-    return theme_id[len(CATEGORY_PREFIX):] if theme_id.startswith(CATEGORY_PREFIX) else None
+    return theme_id[len(CATEGORY_PREFIX) :] if theme_id.startswith(CATEGORY_PREFIX) else None
+
+
 _ALERT_NAMESPACE = uuid.UUID("6f1d3c57-3a8e-4d1b-9c55-2f0a8f7c1e42")
 
 

@@ -138,8 +138,11 @@ class TrendMonitor:
         candidates = [c for key in sorted(records) for c in self._test_slice(win, key, records[key])]
         # The most specific alert of a slice speaks for the aggregates above it: an empathy theme's rise is not
         # repeated as its category's, nor either as all empathy complaints'.
-        themed = {(c.key, self._empathy_of(c.theme)) for c in candidates
-                  if c.theme != EMPATHY_THEME_ID and not category_of(c.theme) and self._empathy_of(c.theme)}
+        themed = {
+            (c.key, self._empathy_of(c.theme))
+            for c in candidates
+            if c.theme != EMPATHY_THEME_ID and not category_of(c.theme) and self._empathy_of(c.theme)
+        }
         any_specific = {c.key for c in candidates if c.theme != EMPATHY_THEME_ID and self._empathy_of(c.theme)}
         alerts = []
         for cand in candidates:
