@@ -104,6 +104,7 @@ def main() -> None:
     parser.add_argument("--latency-messages", type=int, default=200)
     parser.add_argument("--latency-rate", type=float, default=10.0, help="messages/s of the light-load phase")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--log-level", default="WARNING", help="the worker's LOG_LEVEL (INFO logs each batch)")
     args = parser.parse_args()
 
     docs = make_messages(args.messages, args.repeats)
@@ -123,7 +124,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="insights-bench-"))
     db = f"sqlite:///{tmp / 'bench.db'}"
     with LocalBroker(log_file=tmp / "tansu.log") as broker:
-        env = worker_env(broker.bootstrap_servers, db, tmp, BATCH_SIZE=str(args.batch_size), LOG_LEVEL="WARNING")
+        env = worker_env(broker.bootstrap_servers, db, tmp, BATCH_SIZE=str(args.batch_size), LOG_LEVEL=args.log_level)
         worker = WorkerProcess(env, tmp / "worker.log")
         sampler = RssSampler(worker.proc.pid)
         sampler.start()
