@@ -110,7 +110,6 @@ def seed(input_file: Path, text_column: str) -> None:
     from insights.redact import redact
     from insights.tabular import TableError, read_table, require_columns
     from streams.seed import seed_themes
-    from streams.topics import ensure_topics
 
     settings = Settings()
     _setup_logging(settings.log_level)
@@ -120,9 +119,6 @@ def seed(input_file: Path, text_column: str) -> None:
     except (TableError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     texts = [redact(str(r[text_column])) for r in rows if r.get(text_column)]
-    import asyncio
-
-    asyncio.run(ensure_topics(settings))
     count = seed_themes(settings, texts)
     click.echo(f"published {count} themes from {len(texts)} texts to {settings.topic_themes}", err=True)
 

@@ -35,13 +35,15 @@ class PartitionWatermark:
     """Event time that every active input partition has reached: the minimum of their maxima.
 
     Partitions are consumed at different speeds when the worker has a backlog; a watermark taken from the
-    fastest one would close windows the others still fill. A partition silent for ``idle_seconds`` (wall
-    clock) stops holding the watermark back.
+    fastest one would close windows the others still fill. Until each of the ``partitions`` expected has been
+    seen, the watermark waits; a partition silent for ``idle_seconds`` (wall clock) stops holding it back.
     """
 
-    def __init__(self, idle_seconds: float = 30.0) -> None:
+    def __init__(self, idle_seconds: float = 30.0, partitions: int | None = None) -> None:
         self.idle_seconds = idle_seconds
+        self.partitions = partitions
         self._latest: dict[Any, tuple[datetime, float]] = {}
+        self._since = time.monotonic()
 
     def update(self, partition: Any, event_time: datetime) -> None:
         known = self._latest.get(partition)
@@ -50,6 +52,9 @@ class PartitionWatermark:
 
     def value(self) -> datetime | None:
         now = time.monotonic()
+        waiting = self.partitions is not None and len(self._latest) < self.partitions
+        if waiting and now - self._since <= self.idle_seconds:
+            return None  # a partition not heard from yet may still bring older events
         active = [t for t, seen in self._latest.values() if now - seen <= self.idle_seconds]
         return min(active) if active else None
 
@@ -62,10 +67,14 @@ class TrendStage:
     a worker thread.
     """
 
-    def __init__(self, store: InsightStore | None, monitor: TrendMonitor, idle_seconds: float = 30.0) -> None:
+    def __init__(
+        self, store: InsightStore | None, monitor: TrendMonitor, idle_seconds: float = 30.0,
+        partitions: int | None = None,
+    ) -> None:
+        """``partitions``: how many input partitions feed the stage (None: whatever arrives, e.g. a replay)."""
         self.store = store
         self.monitor = monitor
-        self.watermark = PartitionWatermark(idle_seconds)
+        self.watermark = PartitionWatermark(idle_seconds, partitions)
 
     def observe(self, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Count a batch of cx.theme-assignments messages; returns the alerts of windows it closed."""

@@ -142,7 +142,8 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
         partitions=settings.topic_partitions,
     )
-    runtime.trends = TrendStage(runtime.store, make_monitor(settings, state=trend_state))
+    runtime.trends = TrendStage(runtime.store, make_monitor(settings, state=trend_state),
+                                partitions=settings.topic_partitions)
 
     @app.agent(assignments, name="trends")
     async def trends(stream: faust.StreamT) -> None:

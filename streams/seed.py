@@ -20,6 +20,7 @@ from insights.settings import Settings
 from insights.store import InsightStore
 from insights.themes import ThemeModel
 from streams.kafka_config import aiokafka_kwargs
+from streams.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def seed_themes(settings: Settings, texts: Sequence[str], embedder: Embedder | N
     model = ThemeModel(embedder=embedder)
     model.fit(list(texts))
     events = [e.to_message() for e in model.pop_events()]
+    asyncio.run(ensure_topics(settings))  # cx.themes must be the one-partition compacted topic, not auto-created
     asyncio.run(publish_theme_events(settings, events))
     if store is not None:
         store.apply_theme_events(events)

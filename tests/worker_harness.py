@@ -87,12 +87,16 @@ async def _read_topic(bootstrap: str, topic: str, partitions: int, timeout: floa
     await consumer.start()
     values: list[bytes] = []
     try:
-        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)  # read up to what the topic holds now, not to a quiet spell
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=300)
-            if not batches:
+            positions = [await consumer.position(tp) for tp in assigned]
+            if all(pos >= ends[tp] for pos, tp in zip(positions, assigned, strict=True)):
                 break
+            batches = await consumer.getmany(timeout_ms=300)
             for records in batches.values():
                 values.extend(r.value for r in records)
     finally:
