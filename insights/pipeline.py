@@ -85,6 +85,7 @@ def assignment_message(
         "similarity": float(pred.similarity),
         "previous_theme_id": previous_theme_id,
         "revision": revision,
+        "source_topic": fb.source_topic,
         "source_partition": fb.source_partition,
         "score": fb.score,
         "score_type": fb.score_type,
@@ -152,7 +153,7 @@ class FeedbackProcessor:
         for m in messages:
             try:
                 fb = parse_feedback(m.kind, m.value, max_bytes=self.max_message_bytes, max_chars=self.max_text_chars)
-                fb.source_partition = m.partition
+                fb.source_topic, fb.source_partition = m.topic, m.partition
                 accepted.append(fb)
             except InvalidFeedback as exc:
                 dead.append(self._dead(m, exc.reason, exc.error_type))

@@ -49,7 +49,8 @@ class Feedback:
     language: str | None = None
     truncated: bool = False
     extra_dimensions: dict[str, str] = field(default_factory=dict)
-    source_partition: int | None = None  # where it came from: the trend watermark follows each partition
+    source_topic: str | None = None  # where it came from: the trend watermark follows each input partition
+    source_partition: int | None = None
 
     @property
     def dimensions(self) -> dict[str, str]:

@@ -75,7 +75,11 @@ class Settings(BaseSettings):
     grace: str = Field("1h", description="How late an event may arrive and still count in its window")
     alert_min_volume: int = Field(20, ge=1, description="Slice items in a window below which nothing alerts")
     alert_cooldown_windows: int = Field(3, ge=0)
-    alert_p_value: float = Field(0.001, gt=0, lt=1)
+    alert_p_value: float = Field(
+        0.0001, gt=0, lt=1,
+        description="Significance level per slice and theme (Bonferroni over the 1-3 window spans); 1e-4 keeps "
+        "false alarms under 1 per 1,000 dimension-value windows on stationary streams",
+    )
 
     # API
     api_host: str = "127.0.0.1"

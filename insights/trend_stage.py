@@ -39,13 +39,15 @@ class PartitionWatermark:
     seen, the watermark waits; a partition silent for ``idle_seconds`` (wall clock) stops holding it back.
     """
 
-    def __init__(self, idle_seconds: float = 30.0, partitions: int | None = None) -> None:
+    def __init__(self, idle_seconds: float = 120.0, partitions: int | None = None) -> None:
         self.idle_seconds = idle_seconds
         self.partitions = partitions
         self._latest: dict[Any, tuple[datetime, float]] = {}
-        self._since = time.monotonic()
+        self._since: float | None = None  # when the first event arrived (the worker may load for a while)
 
     def update(self, partition: Any, event_time: datetime) -> None:
+        if self._since is None:
+            self._since = time.monotonic()
         known = self._latest.get(partition)
         newest = event_time if known is None or event_time > known[0] else known[0]
         self._latest[partition] = (newest, time.monotonic())
@@ -53,7 +55,7 @@ class PartitionWatermark:
     def value(self) -> datetime | None:
         now = time.monotonic()
         waiting = self.partitions is not None and len(self._latest) < self.partitions
-        if waiting and now - self._since <= self.idle_seconds:
+        if self._since is None or (waiting and now - self._since <= self.idle_seconds):
             return None  # a partition not heard from yet may still bring older events
         active = [t for t, seen in self._latest.values() if now - seen <= self.idle_seconds]
         return min(active) if active else None
@@ -68,10 +70,11 @@ class TrendStage:
     """
 
     def __init__(
-        self, store: InsightStore | None, monitor: TrendMonitor, idle_seconds: float = 30.0,
+        self, store: InsightStore | None, monitor: TrendMonitor, idle_seconds: float = 120.0,
         partitions: int | None = None,
     ) -> None:
-        """``partitions``: how many input partitions feed the stage (None: whatever arrives, e.g. a replay)."""
+        """``partitions``: how many input partitions (over all input topics) feed the stage (None: whatever
+        arrives, e.g. a replay)."""
         self.store = store
         self.monitor = monitor
         self.watermark = PartitionWatermark(idle_seconds, partitions)
@@ -87,7 +90,8 @@ class TrendStage:
         for obs in observations:
             alerts.extend(self.monitor.observe(obs, advance=False))
         for m in firsthand:
-            self.watermark.update(m.get("source_partition"), parse_time(m["event_time"]))
+            source = (m.get("source_topic"), m.get("source_partition"))
+            self.watermark.update(source, parse_time(m["event_time"]))
         mark = self.watermark.value()
         if mark is not None:
             alerts.extend(self.monitor.advance(mark))

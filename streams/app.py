@@ -143,7 +143,7 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         partitions=settings.topic_partitions,
     )
     runtime.trends = TrendStage(runtime.store, make_monitor(settings, state=trend_state),
-                                partitions=settings.topic_partitions)
+                                partitions=settings.topic_partitions * len(kinds))
 
     @app.agent(assignments, name="trends")
     async def trends(stream: faust.StreamT) -> None:

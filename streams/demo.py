@@ -205,7 +205,7 @@ def run_demo(duration: int = 180, database_url: str = DEFAULT_DEMO_DB, api_port:
             items_per_window=ITEMS_PER_WINDOW,
             window=window,
             injections=[
-                Injection(theme="rude", multiplier=5.0, start=rise_start, end=rise_start + 200 * window,
+                Injection(theme="rude", multiplier=6.0, start=rise_start, end=rise_start + 200 * window,
                           dimensions={"agent_id": RISE_AGENT})
             ],
         )

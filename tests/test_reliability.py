@@ -45,17 +45,18 @@ OTHER = ["My parcel arrived a week late", "I was charged twice for one order", "
 RUDE = ["The agent was rude to me", "She was rude and talked down to me", "He was condescending and rude"]
 AGENTS = [f"a-{k:02d}" for k in range(6)]
 RISE_AGENT = "a-03"
+SECOND_RISE_AGENT = "a-05"  # rises after the kill, so the restarted worker has alerts of its own to publish
 
 
 def messages(n: int, seed: int = 11) -> list[tuple[str, bytes, str]]:
     """(topic, bytes, feedback id) of n surveys and reviews, 150 per event-time hour, short texts from a small
     pool (so the worker embeds each once and then hits its cache); from the 12th hour agent a-03's customers
-    mostly complain that the agent was rude."""
+    mostly complain that the agent was rude, and from message 4,150 (after the kill) a-05's too."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
         agent = rng.choice(AGENTS)
-        rising = i // 150 >= 12 and agent == RISE_AGENT
+        rising = (i // 150 >= 12 and agent == RISE_AGENT) or (i >= 4_150 and agent == SECOND_RISE_AGENT)
         text = rng.choice(RUDE) if rng.random() < (0.6 if rising else 0.04) else rng.choice(OTHER)
         at = (START + timedelta(seconds=24 * i)).isoformat()
         if i % 4 == 3:
@@ -250,7 +251,7 @@ def _assignment(i: int) -> dict:
     return {"feedback_id": f"s-{i}", "event_time": (START + timedelta(seconds=24 * i)).isoformat(),
             "theme_id": "t-late", "theme_label": "late parcel", "empathy_category": None,
             "dimensions": {"agent_id": AGENTS[i % len(AGENTS)]}, "text": "My parcel arrived a week late",
-            "revision": 0, "source_partition": zlib.crc32(f"s-{i}".encode()) % 4}
+            "revision": 0, "source_topic": "cx.feedback.survey", "source_partition": zlib.crc32(f"s-{i}".encode()) % 4}
 
 
 def _count_through_trends(order: list[int]) -> int:
