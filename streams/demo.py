@@ -123,7 +123,7 @@ async def _watch_alerts(settings: Settings, stop_at: float, counters: dict) -> N
 
 async def _progress(store: InsightStore, stop_at: float, started: float, duration: int, counters: dict) -> None:
     bar = tqdm(total=duration, unit="s", desc="demo", file=sys.stderr, dynamic_ncols=True,
-               bar_format="{desc} {bar} {n:.0f}/{total}s | {postfix}")
+               bar_format="{desc} {bar} {n:.0f}/{total}s{postfix}")
     try:
         while time.monotonic() < stop_at:
             await asyncio.sleep(1.0)
@@ -133,7 +133,7 @@ async def _progress(store: InsightStore, stop_at: float, started: float, duratio
                 counters["stored"] = store.count(FeedbackRecord)
                 counters["themes"] = store.count(ThemeRecord)
             bar.n = min(duration, time.monotonic() - started)
-            bar.set_postfix_str(  # set_postfix_str adds no separator of its own
+            bar.set_postfix_str(  # tqdm puts ", " before it
                 f"produced {counters['produced']:,} stored {counters['stored']:,} "
                 f"themes {counters['themes']} alerts {counters['alerts']}"
             )
