@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
 import time
 from pathlib import Path
@@ -87,6 +88,18 @@ def init_db(engine: Engine) -> None:
 
     head = head_revision()
     if current_revision(engine) == head:
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and database != ":memory:":
+        # Processes sharing one SQLite file take turns through a lock file: a loser of a race would otherwise
+        # meet a half-written alembic_version (seen: "Requested revision 0004 overlaps with ... 0001").
+        with open(f"{database}.migrate.lock", "a") as lock, _MIGRATION_LOCK:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if current_revision(engine) != head:
+                    _migrate(engine, head)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         return
     deadline = time.monotonic() + MIGRATION_WAIT_S
     delay = 0.1
