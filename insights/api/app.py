@@ -25,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from insights.api import impact_routes
+from insights.api.params import ID_PATTERN, Dimension
 from insights.settings import Settings, get_settings
 from insights.store import InsightStore
 from insights.store import queries as q
@@ -38,16 +39,8 @@ MAX_PAGE = 200
 MAX_OFFSET = 100_000
 _bearer = HTTPBearer(auto_error=False)
 
-# ids and dimension values: printable, bounded (no control characters: PostgreSQL rejects NUL in text)
-_ID = r"^[^\x00-\x1f\x7f]{1,200}$"
+_ID = ID_PATTERN
 _BUCKET = r"^[1-9][0-9]{0,5}[mhd]$"
-
-
-class Dimension(StrEnum):
-    agent_id = "agent_id"
-    team = "team"
-    journey_stage = "journey_stage"
-    channel = "channel"
 
 
 class Severity(StrEnum):

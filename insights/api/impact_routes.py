@@ -25,6 +25,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 
+from insights.api.params import ID_PATTERN, Dimension
 from insights.impact import feedback_range, load_rows, score_impact, theme_labels
 from insights.interventions import analyze_all
 from insights.store.interventions import (
@@ -40,15 +41,8 @@ from insights.store.interventions import (
 log = logging.getLogger(__name__)
 MAX_RANGE_DAYS = 366
 DEFAULT_IMPACT_DAYS = 30
-_ID = r"^[^\x00-\x1f\x7f]{1,200}$"
+_ID = ID_PATTERN
 _DURATION = r"^[1-9][0-9]{0,4}[hd]$"
-
-
-class ImpactDimension(StrEnum):
-    team = "team"
-    journey_stage = "journey_stage"
-    agent_id = "agent_id"
-    channel = "channel"
 
 
 class RankBy(StrEnum):
@@ -98,7 +92,7 @@ def router(store: Any, allow_writes: bool = False) -> APIRouter:
     def impact_themes(
         since: Annotated[datetime | None, Query(description="Start (ISO 8601; default: UNTIL - 30 days)")] = None,
         until: Annotated[datetime | None, Query(description="End (ISO 8601; default: the newest feedback)")] = None,
-        by: Annotated[ImpactDimension | None, Query(description="Split by this dimension")] = None,
+        by: Annotated[Dimension | None, Query(description="Split by this dimension")] = None,
         window: Annotated[str | None, Query(pattern=_DURATION, description="Split by window, e.g. 7d, 24h")] = None,
         min_count: Annotated[int, Query(ge=2, le=100_000, description="Fewest scored items with a theme")] = 20,
         rank_by: RankBy = RankBy.points_lost,
