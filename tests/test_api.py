@@ -291,3 +291,9 @@ def test_an_unreachable_store_is_503_not_500() -> None:
         assert c.get("/health").status_code == 200
         response = c.get("/api/themes")
         assert response.status_code == 503 and "unavailable" in response.json()["detail"]
+
+
+def test_an_empathy_category_trend_is_served_under_the_id_its_alerts_use(client: TestClient) -> None:
+    body = client.get("/api/themes/__empathy__:rude/trend", params={"bucket": "1d"}).json()
+    assert body["empathy_category"] == "rude" and body["label"] == "rude complaints (all themes)"
+    assert sum(p["count"] for p in body["points"]) > 0
