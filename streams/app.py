@@ -18,6 +18,7 @@ from insights.pipeline import BatchResult, RawMessage
 from insights.runtime import Runtime, make_monitor
 from insights.settings import Settings
 from insights.trend_stage import TrendStage
+from insights.trends.write_behind import WriteBehindState
 from streams.kafka_config import faust_broker_url, faust_credentials
 from streams.registry import follow_topic
 
@@ -85,7 +86,10 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
                 await asyncio.sleep(attempt)
         return runtime.processor.reject(batch, f"processing failed {PROCESSING_ATTEMPTS} times: {error}")
 
-    @app.agent(feedback, name="ingest")
+    # Two actors take turns: while one batch is embedded in the domain thread, the other is read, parsed and
+    # published, so the model is not left idle between batches. Offsets are committed only up to the oldest
+    # batch not yet done, so a crash still replays every batch that was not stored.
+    @app.agent(feedback, name="ingest", concurrency=2)
     async def ingest(stream: faust.StreamT) -> None:
         """Validate, redact, embed, assign and store each batch; dead-letter what cannot be accepted."""
         async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
@@ -133,32 +137,41 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         """Every worker applies cx.themes from the start, so all assign against the same themes."""
         await follow_topic(settings, settings.topic_themes, runtime.themes.apply_event, executor)
 
-    # Trend counting is cheap next to embedding, and its slices need all themes together (the denominator
-    # is every item of an agent, a team...), so all assignments meet in one partition.
-    # The trend monitor's counts and baselines live in a table backed by a changelog topic, so a restarted or
-    # rebalanced worker resumes them instead of forgetting the baseline.
-    trend_state = app.Table(
+    # Trend counting needs every item together (a slice's denominator is all items of an agent, a team...).
+    # The learning topic already brings every first-hand assignment of every worker to one partition, so the
+    # trend agent reads it too instead of repartitioning cx.theme-assignments (one copy of each item less).
+    # The monitor's counts and baselines live in a table backed by a changelog topic, so a restarted or
+    # rebalanced worker resumes them instead of forgetting the baseline; a write-behind view sends one
+    # changelog message per changed key and batch instead of one per change.
+    trend_table = app.Table(
         "trend-state",
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
-        partitions=settings.topic_partitions,
+        partitions=1,
+        use_partitioner=True,  # written after a batch, outside any one event; one partition anyway
     )
+    trend_state = WriteBehindState(trend_table)
     runtime.trends = TrendStage(runtime.store, make_monitor(settings, state=trend_state),
                                 partitions=settings.topic_partitions * len(kinds))
 
-    @app.agent(assignments, name="trends")
+    @app.agent(to_learn, name="trends")
     async def trends(stream: faust.StreamT) -> None:
-        """Count each assignment in its window and slices; publish and store the alerts of closed windows."""
+        """Count each first-hand assignment in its window and slices; publish and store closed windows' alerts."""
         loop = asyncio.get_running_loop()
-        grouped = stream.group_by(lambda _value: b"all", name=f"{settings.app_id}-trend-slices")
-        async for event in grouped.events():
-            try:
-                message = json.loads(event.value)
-            except (TypeError, ValueError):
-                log.error("skipping an unreadable theme assignment at offset %s", event.message.offset)
-                continue
-            new_alerts = runtime.trends.observe([message])  # on the loop: it writes the faust table
-            if new_alerts:
+        async for events in stream.take_events(settings.batch_size * 4, within=settings.batch_seconds):
+            messages = []
+            for e in events:
+                try:
+                    messages.append(json.loads(e.value))
+                except (TypeError, ValueError):
+                    log.error("skipping an unreadable assignment at offset %s", e.message.offset)
+            new_alerts = runtime.trends.observe(messages)  # on the loop: it reads the faust table
+            if new_alerts:  # in the store first: it is idempotent, so a batch read again stores nothing twice
                 await loop.run_in_executor(executor, runtime.trends.store_alerts, new_alerts)
+            trend_state.flush()  # before the batch is acknowledged
+            if new_alerts:
+                # The closed windows reach the changelog before their alerts reach the topic: a crash in
+                # between cannot close them again after a restart, so no alert id is ever published twice.
+                await app.producer.flush()
             for alert in new_alerts:
                 log.warning("ALERT %s: %s", alert["alert_id"], alert.get("explanation", ""))
                 await alerts.send(key=alert["alert_id"].encode(), value=_dumps(alert))
