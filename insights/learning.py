@@ -64,21 +64,42 @@ class ThemeLearner:
             return result
         texts = [i["text"] for i in items]
         embeddings = np.vstack([decode_embedding(i["embedding"]) for i in items])
+        caught_up = self._caught_up(items, texts, embeddings)
         for item in items:
-            if item.get("theme_id") is None:
+            if item.get("theme_id") is None and item["feedback_id"] not in caught_up:
                 self._pending[item["feedback_id"]] = {k: v for k, v in item.items() if k != "embedding"}
         while len(self._pending) > self.max_pending:
             self._pending.popitem(last=False)
         self.themes.partial_fit(texts, embeddings, ids=[i["feedback_id"] for i in items])
         events = self.themes.pop_events()
         result.theme_events = [e.to_message() if hasattr(e, "to_message") else dict(e) for e in events]
-        result.assignments = self._resolved()
+        result.assignments = list(caught_up.values()) + self._resolved()
         if self.store is not None:
             if result.theme_events:
                 call_with_retry(self.store.apply_theme_events, result.theme_events)
             if result.assignments:
                 call_with_retry(self.store.update_assignments, result.assignments)
         return result
+
+    def _caught_up(
+        self, items: Sequence[dict[str, Any]], texts: list[str], embeddings: np.ndarray
+    ) -> dict[str, dict[str, Any]]:
+        """Unassigned items that a theme the learner already has fits, as re-assignments by feedback id.
+
+        A worker that has not yet read the newest cx.themes events (it just started, or the registry was just
+        seeded) leaves items unassigned that the learner's registry places at once; waiting for a discovery
+        round would leave them without a theme for a long time.
+        """
+        rows = [k for k, item in enumerate(items) if item.get("theme_id") is None]
+        if not rows:
+            return {}
+        now = datetime.now(UTC).isoformat()
+        predictions = self.themes.predict([texts[k] for k in rows], embeddings[rows])
+        return {
+            items[k]["feedback_id"]: _reassignment({i: v for i, v in items[k].items() if i != "embedding"}, pred, now)
+            for k, pred in zip(rows, predictions, strict=True)
+            if pred.theme_id is not None
+        }
 
     def _resolved(self) -> list[dict[str, Any]]:
         """Earlier outliers that a discovery round placed, as new assignment messages (revision 1)."""
@@ -88,15 +109,20 @@ class ThemeLearner:
             earlier = self._pending.pop(feedback_id, None)
             if earlier is None or pred.theme_id is None:
                 continue
-            messages.append({
-                **earlier,
-                "theme_id": pred.theme_id,
-                "coarse_theme_id": getattr(pred, "coarse_theme_id", None),
-                "theme_label": pred.theme_label,
-                "empathy_category": pred.empathy_category,
-                "similarity": float(pred.similarity),
-                "previous_theme_id": None,
-                "revision": int(earlier.get("revision") or 0) + 1,
-                "assigned_at": now,
-            })
+            messages.append(_reassignment(earlier, pred, now))
         return messages
+
+
+def _reassignment(earlier: dict[str, Any], pred: Any, now: str) -> dict[str, Any]:
+    """A new revision of an assignment message, placing a formerly unassigned item in ``pred``'s theme."""
+    return {
+        **earlier,
+        "theme_id": pred.theme_id,
+        "coarse_theme_id": getattr(pred, "coarse_theme_id", None),
+        "theme_label": pred.theme_label,
+        "empathy_category": pred.empathy_category,
+        "similarity": float(pred.similarity),
+        "previous_theme_id": None,
+        "revision": int(earlier.get("revision") or 0) + 1,
+        "assigned_at": now,
+    }

@@ -62,3 +62,36 @@ def test_the_watermark_waits_for_the_slowest_active_partition():
     time.sleep(0.3)
     mark.update(0, t0 + timedelta(hours=6))  # partition 1 went quiet: it no longer holds the mark back
     assert mark.value() == t0 + timedelta(hours=6)
+
+
+def test_the_learner_places_what_a_lagging_worker_left_unassigned(embedder, sqlite_url):
+    """A worker that has not read the newest cx.themes yet stores items without a theme; the learner, which
+    has the registry, re-assigns those that fit a theme at once (revision 1) instead of waiting for discovery."""
+    store = InsightStore.from_url(sqlite_url)
+    learner = ThemeLearner(ThemeModel(embedder=embedder), store)
+    history = FeedbackSimulator(seed=8).generate(1200)
+    texts = [i.message.get("comment") or i.message.get("body") for i in history]
+    learner.seed(texts, embedder.encode(texts))
+    lagging = FeedbackProcessor(store, embedder, ThemeModel(embedder=embedder))  # knows no theme yet
+    fresh = FeedbackSimulator(seed=9).generate(200)
+    result = lagging.process([RawMessage(kind=i.kind, value=json.dumps(i.message).encode(),
+                                         topic=f"cx.feedback.{i.kind}", partition=0) for i in fresh])
+    assert all(a["theme_id"] is None for a in result.assignments)
+
+    learned = learner.learn(result.to_learn)
+    placed = {a["feedback_id"]: a for a in learned.assignments}
+    assert len(placed) >= 0.7 * len(fresh), f"only {len(placed)} of {len(fresh)} placed"
+    for message in placed.values():
+        assert message["revision"] == 1 and learner.themes.registry.get(message["theme_id"]) is not None
+        assert first_error("theme_assignment", message) is None, message
+    stored = {r.feedback_id: r.theme_id for r in _rows(store)}
+    assert all(stored[fid] == m["theme_id"] for fid, m in placed.items())
+    # what fits no theme waits for a discovery round, as before
+    assert len(learner._pending) == len(fresh) - len(placed)
+
+
+def _rows(store: InsightStore) -> list[FeedbackRecord]:
+    from sqlmodel import Session, select
+
+    with Session(store.engine) as session:
+        return list(session.exec(select(FeedbackRecord)).all())
