@@ -1,4 +1,4 @@
-"""Cluster embeddings into themes: kNN graph -> spectral reduction -> HDBSCAN -> graph-vote fill.
+"""Cluster embeddings into themes: kNN graph -> spectral reduction -> HDBSCAN -> graph-vote fill, as a consensus.
 
 Why this shape:
 - HDBSCAN finds the number of themes itself, but density is meaningless in 384 dimensions, so the vectors are
@@ -8,6 +8,14 @@ Why this shape:
 - HDBSCAN leaves a large share of points as noise. Those are placed by a similarity-weighted vote of their
   nearest neighbours (the graph already computed), then a few smoothing rounds let every point follow the
   majority of its neighbours, which repairs the ragged borders between close themes.
+- One such run depends on its neighbourhood size and number of spectral dimensions: the borders between close
+  themes move with them, and no single setting is best on every dataset. So the run is repeated over a small
+  grid around the derived values (neighbours and dimensions x 0.8, 1, 1.25; the eigenvectors are nested, so one
+  eigensolve per neighbourhood size serves every dimension) and the runs vote: each kNN edge is weighted by the
+  share of runs that put its two ends together, and the same spectral -> HDBSCAN -> vote steps cluster that
+  consensus graph. Edges that only some runs keep lose weight, so unstable borders are cut and stable themes
+  stay whole. On Banking77 (benchmarks/discovery.py) this raised NMI on the test set and on 1,500-item samples
+  of it (where single runs vary most) and did not hurt the 10k train set; it costs about 3x one run.
 - Every parameter scales with the number of items; nothing is tuned to one dataset.
 """
 
@@ -35,6 +43,7 @@ class DiscoveryParams:
     vote_neighbors: int = 10
     smoothing_rounds: int = 10
     merge_edge_share: float = 0.4
+    ensemble_scales: tuple[float, ...] = (0.8, 1.0, 1.25)
     random_state: int = 0
 
     def resolved_min_cluster_size(self, n: int) -> int:
@@ -89,20 +98,34 @@ def knn_graph(x: np.ndarray, k: int, chunk: int = 2048) -> tuple[np.ndarray, np.
     return idx, sims
 
 
-def spectral_reduce(idx: np.ndarray, n_components: int, random_state: int = 0) -> np.ndarray:
-    """Row-normalised spectral embedding of the symmetrised kNN connectivity graph."""
-    from sklearn.manifold import spectral_embedding
-
+def knn_adjacency(idx: np.ndarray, weights: np.ndarray | None = None) -> sp.csr_matrix:
+    """Symmetrised (averaged) sparse adjacency of a kNN graph; binary unless ``weights`` (one per edge)."""
     n, k = idx.shape
     rows = np.repeat(np.arange(n), k)
-    a = sp.csr_matrix((np.ones(n * k, dtype=np.float64), (rows, idx.ravel())), shape=(n, n))
-    a = 0.5 * (a + a.T)
+    w = np.ones(n * k, dtype=np.float64) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    a = sp.csr_matrix((w, (rows, idx.ravel())), shape=(n, n))
+    return (0.5 * (a + a.T)).tocsr()
+
+
+def spectral_embed(a: sp.csr_matrix, n_components: int, random_state: int = 0) -> np.ndarray:
+    """Spectral embedding of a graph, eigenvectors ordered by eigenvalue (so the first d columns are the
+    d-dimensional embedding), not yet row-normalised."""
+    from sklearn.manifold import spectral_embedding
+
+    n = a.shape[0]
     dims = max(2, min(n_components, n - 2))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        z = spectral_embedding(a, n_components=dims, random_state=random_state, drop_first=True)
-    z /= np.linalg.norm(z, axis=1, keepdims=True) + 1e-12
-    return z
+        return spectral_embedding(a, n_components=dims, random_state=random_state, drop_first=True)
+
+
+def _unit_rows(z: np.ndarray) -> np.ndarray:
+    return z / (np.linalg.norm(z, axis=1, keepdims=True) + 1e-12)
+
+
+def spectral_reduce(idx: np.ndarray, n_components: int, random_state: int = 0) -> np.ndarray:
+    """Row-normalised spectral embedding of the symmetrised kNN connectivity graph."""
+    return _unit_rows(spectral_embed(knn_adjacency(idx), n_components, random_state))
 
 
 def neighbour_vote(
@@ -176,6 +199,29 @@ def relabel_contiguous(labels: np.ndarray, min_size: int = 1) -> np.ndarray:
     return out
 
 
+def _hdbscan_and_vote(
+    z: np.ndarray, idx: np.ndarray, sims: np.ndarray, mcs: int, params: DiscoveryParams
+) -> np.ndarray:
+    """HDBSCAN on a (row-normalised) spectral embedding, then noise fill and smoothing over the kNN graph."""
+    import hdbscan
+
+    n = len(z)
+    labels = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=params.resolved_min_samples(n)).fit_predict(
+        z.astype(np.float64)
+    )
+    if labels.max() < 0:
+        return labels
+    vk = min(params.vote_neighbors, idx.shape[1])
+    labels = neighbour_vote(labels, idx[:, :vk], sims[:, :vk], rounds=params.smoothing_rounds, all_points=False)
+    return neighbour_vote(labels, idx[:, :vk], sims[:, :vk], rounds=params.smoothing_rounds, all_points=True)
+
+
+def co_association(runs: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """For each kNN edge (i, idx[i, j]), the share of runs (rows of ``runs``) that put both ends in one cluster."""
+    ends = runs[:, idx]  # runs x n x k
+    return ((runs[:, :, None] == ends) & (runs[:, :, None] >= 0)).mean(axis=0)
+
+
 def cluster_embeddings(x: np.ndarray, params: DiscoveryParams | None = None) -> Clustering:
     """Discover clusters in unit-length embeddings without being told how many there are."""
     import hdbscan
@@ -187,17 +233,33 @@ def cluster_embeddings(x: np.ndarray, params: DiscoveryParams | None = None) -> 
         return Clustering(np.full(n, -1), np.zeros(n, dtype=bool))
     x = np.asarray(x, dtype=np.float32)
     k = params.resolved_n_neighbors(n)
-    idx, sims = knn_graph(x, k)
-    z = spectral_reduce(idx, params.n_components, params.random_state)
-    hdb = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=params.resolved_min_samples(n))
-    labels = hdb.fit_predict(z.astype(np.float64))
-    core = labels >= 0
+    scales = tuple(params.ensemble_scales) or (1.0,)
+    ks = sorted({min(n - 1, max(2, round(k * f))) for f in scales})
+    dims = sorted({max(2, round(params.n_components * f)) for f in scales})
+    idx_all, sims_all = knn_graph(x, max(ks + [k]))
+    idx, sims = idx_all[:, :k], sims_all[:, :k]
+    runs = []
+    for kr in ks:
+        z_all = spectral_embed(knn_adjacency(idx_all[:, :kr]), max(dims), params.random_state)
+        for d in dims:
+            runs.append(_hdbscan_and_vote(_unit_rows(z_all[:, :d]), idx_all[:, :kr], sims_all[:, :kr], mcs, params))
+    if len(runs) == 1:
+        labels = runs[0]
+        core = labels >= 0
+    else:
+        together = co_association(np.stack(runs), idx)
+        z = _unit_rows(spectral_embed(knn_adjacency(idx, together + 1e-6), params.n_components, params.random_state))
+        hdb = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=params.resolved_min_samples(n))
+        labels = hdb.fit_predict(z.astype(np.float64))
+        core = labels >= 0
+        if core.any():
+            vk = min(params.vote_neighbors, k)
+            w = (together * sims)[:, :vk]
+            labels = neighbour_vote(labels, idx[:, :vk], w, rounds=params.smoothing_rounds, all_points=False)
+            labels = neighbour_vote(labels, idx[:, :vk], w, rounds=params.smoothing_rounds, all_points=True)
     if not core.any():
         return Clustering(labels, core)
-    vk = min(params.vote_neighbors, k)
-    labels = neighbour_vote(labels, idx[:, :vk], sims[:, :vk], rounds=params.smoothing_rounds, all_points=False)
-    labels = neighbour_vote(labels, idx[:, :vk], sims[:, :vk], rounds=params.smoothing_rounds, all_points=True)
     labels = merge_connected(labels, idx, params.merge_edge_share)
     labels = relabel_contiguous(labels, min_size=max(2, mcs // 2))
-    log.debug("discovery: %d items -> %d clusters (mcs %d, k %d)", n, labels.max() + 1, mcs, k)
+    log.debug("discovery: %d items -> %d clusters (mcs %d, k %d, %d runs)", n, labels.max() + 1, mcs, k, len(runs))
     return Clustering(labels, core & (labels >= 0))
