@@ -262,6 +262,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> Report:
         rss = [s.rss_mb for s in sus]
         after_warm = [s for s in sus if s.t >= 60] or sus
         slope = _slope([s.t for s in after_warm], [s.rss_mb for s in after_warm]) * 60
+        # bounded caches fill during the first part of a run; flat means no growth once they are full
+        second_half = [s for s in sus if s.t >= (sus[0].t + sus[-1].t) / 2] or sus
+        late_slope = _slope([s.t for s in second_half], [s.rss_mb for s in second_half]) * 60
         lags = [s.lag for s in sus]
         report.summary = {
             "capacity_msgs_per_s": round(report.capacity, 1),
@@ -276,6 +279,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> Report:
             "rss_end_mb": rss[-1],
             "rss_max_mb": max(rss),
             "rss_slope_mb_per_min_after_1st_min": round(slope, 2),
+            "rss_slope_mb_per_min_2nd_half": round(late_slope, 2),
+            "rss_max_2nd_half_minus_1st_half_mb": round(
+                max(x.rss_mb for x in second_half) - max(x.rss_mb for x in sus if x not in second_half), 1
+            ) if len(second_half) < len(sus) else 0.0,
             "rss_after_burst_drained_mb": report.samples[-1].rss_mb,
             "burst_messages": burst_messages,
             "burst_seconds": round(burst_end - burst_started, 1),

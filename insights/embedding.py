@@ -72,7 +72,7 @@ class Embedder:
         self,
         model_name: str = "all-MiniLM-L6-v2",
         batch_size: int = 64,
-        cache_size: int = 50_000,
+        cache_size: int = 10_000,
         device: str = "cpu",
         model=None,
     ) -> None:

