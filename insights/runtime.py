@@ -52,7 +52,10 @@ class Runtime:
             device=settings.embedding_device,
         )
         themes = ThemeModel(embedder=embedder)
-        learner = ThemeLearner(themes, store)
+        # In the stream the learner has a model of its own, touched only by its own thread: discovery rounds
+        # (seconds of clustering) then run beside embedding instead of stalling it, and the assigning model
+        # follows the learner's lineage on cx.themes like every other worker's.
+        learner = ThemeLearner(themes if learn_in_line else ThemeModel(embedder=embedder), store)
         processor = FeedbackProcessor(
             store,
             embedder,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -413,7 +413,10 @@ class ThemeModel:
         x = np.stack([it[2] for it in items])
         texts = [it[1] for it in items]
         empathy = self._classify(x)
-        clustering = cluster_embeddings(x, self.params)
+        # A streaming round clusters only the buffer of outliers and runs often beside the embedding model, so
+        # it runs the chain once; the consensus of several runs (about +0.005 NMI on Banking77 for 3x the time) is kept
+        # for fit, the batch discovery.
+        clustering = cluster_embeddings(x, replace(self.params, ensemble_scales=(1.0,)))
         self.discovery_rounds_ += 1
         first = not self.stats
         touched: set[str] = set()
