@@ -47,19 +47,28 @@ def make_messages(n: int, repeats: str, seed: int = 11) -> list[dict]:
 
 
 class RssSampler(threading.Thread):
+    """The worker's RSS every half second, with the time of each sample."""
+
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.proc = psutil.Process(pid)
         self.samples: list[int] = []
+        self.times: list[float] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
                 self.samples.append(self.proc.memory_info().rss)
+                self.times.append(time.monotonic())
             except psutil.Error:
                 return
             self.stop.wait(0.5)
+
+    def peak_until(self, moment: float) -> float:
+        """Peak RSS in MiB up to ``moment`` (time.monotonic)."""
+        kept = [rss for rss, t in zip(self.samples, self.times, strict=True) if t <= moment]
+        return max(kept) / 2**20 if kept else float("nan")
 
 
 async def produce(bootstrap: str, docs: list[dict], rate: float | None = None) -> dict[str, float]:
@@ -80,13 +89,22 @@ async def produce(bootstrap: str, docs: list[dict], rate: float | None = None) -
     return sent
 
 
-def wait_stored(store: InsightStore, n: int, worker: WorkerProcess, timeout: float) -> None:
+def wait_stored(
+    store: InsightStore, n: int, worker: WorkerProcess, timeout: float, marks: dict[int, float] | None = None
+) -> None:
+    """Wait until ``n`` rows are stored; ``marks`` (row count -> None) get the time each count was reached."""
     deadline = time.monotonic() + timeout
-    while store.count(FeedbackRecord) < n:
+    while (stored := store.count(FeedbackRecord)) < n:
+        for mark in marks or {}:
+            if stored >= mark and marks[mark] is None:
+                marks[mark] = time.monotonic()
         worker.assert_running()
         if time.monotonic() > deadline:
-            raise SystemExit(f"timed out: {store.count(FeedbackRecord)} of {n} stored")
+            raise SystemExit(f"timed out: {stored} of {n} stored")
         time.sleep(0.2)
+    for mark in marks or {}:
+        if marks[mark] is None:
+            marks[mark] = time.monotonic()
 
 
 def received_at(store: InsightStore) -> dict[str, float]:
@@ -103,8 +121,12 @@ def main() -> None:
     parser.add_argument("--repeats", choices=["none", "realistic"], default="realistic")
     parser.add_argument("--latency-messages", type=int, default=200)
     parser.add_argument("--latency-rate", type=float, default=10.0, help="messages/s of the light-load phase")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=None, help="the worker's BATCH_SIZE (default: its own)")
     parser.add_argument("--log-level", default="WARNING", help="the worker's LOG_LEVEL (INFO logs each batch)")
+    parser.add_argument("--encode-sample", type=int, default=None,
+                        help="time raw encode on this many of the texts (default all; rates are per text)")
+    parser.add_argument("--rss-mark", type=int, default=10_000,
+                        help="also report the worker's peak RSS until this many messages were stored")
     args = parser.parse_args()
 
     docs = make_messages(args.messages, args.repeats)
@@ -114,17 +136,24 @@ def main() -> None:
 
     model = load_sentence_transformer("all-MiniLM-L6-v2")
     model.encode(texts[:64], batch_size=64)  # warm-up
-    t0 = time.perf_counter()
-    model.encode(texts, batch_size=64, normalize_embeddings=True)
+    reference = texts[: args.encode_sample] if args.encode_sample else texts
+    t0, cpu0 = time.perf_counter(), sum(psutil.Process().cpu_times()[:2])
+    model.encode(reference, batch_size=64, normalize_embeddings=True)
     encode_seconds = time.perf_counter() - t0
-    encode_rate = len(texts) / encode_seconds
-    print(f"raw model.encode: {encode_rate:,.0f} texts/s ({encode_seconds:.1f}s)")
+    encode_cpu = sum(psutil.Process().cpu_times()[:2]) - cpu0
+    encode_rate = len(reference) / encode_seconds
+    print(f"raw model.encode: {encode_rate:,.0f} texts/s ({encode_seconds:.1f}s for {len(reference)} texts, "
+          f"{encode_cpu / encode_seconds:.2f} cores, {1000 * encode_cpu / len(reference):.1f} ms/text)")
     del model
 
     tmp = Path(tempfile.mkdtemp(prefix="insights-bench-"))
     db = f"sqlite:///{tmp / 'bench.db'}"
     with LocalBroker(log_file=tmp / "tansu.log") as broker:
-        env = worker_env(broker.bootstrap_servers, db, tmp, BATCH_SIZE=str(args.batch_size), LOG_LEVEL=args.log_level)
+        env = worker_env(broker.bootstrap_servers, db, tmp, LOG_LEVEL=args.log_level)
+        if args.batch_size:
+            env["BATCH_SIZE"] = str(args.batch_size)
+        else:
+            env.pop("BATCH_SIZE", None)  # the harness sets a small one for tests
         worker = WorkerProcess(env, tmp / "worker.log")
         sampler = RssSampler(worker.proc.pid)
         sampler.start()
@@ -136,12 +165,20 @@ def main() -> None:
                 d["response_id"] = "warm-" + d["response_id"]
             asyncio.run(produce(broker.bootstrap_servers, warm))
             wait_stored(store, len(warm), worker, timeout=300)
+            procs = {"worker": psutil.Process(worker.proc.pid), "broker": psutil.Process(broker._proc.pid),
+                     "benchmark (producer, polling)": psutil.Process()}
+            cpu_before = {name: sum(p.cpu_times()[:2]) for name, p in procs.items()}
             start = time.perf_counter()
+            marks: dict[int, float | None] = {len(warm) + args.rss_mark: None}
             asyncio.run(produce(broker.bootstrap_servers, docs))
-            wait_stored(store, len(warm) + len(docs), worker, timeout=3600)
+            wait_stored(store, len(warm) + len(docs), worker, timeout=3600, marks=marks)
             e2e_seconds = time.perf_counter() - start
             e2e_rate = len(docs) / e2e_seconds
             print(f"end to end (produce -> stored): {e2e_rate:,.0f} messages/s ({e2e_seconds:.1f}s)")
+            cpu = {name: sum(p.cpu_times()[:2]) - cpu_before[name] for name, p in procs.items()}
+            print("CPU during the bulk: " + ", ".join(
+                f"{name} {seconds / e2e_seconds:.2f} cores ({1000 * seconds / len(docs):.1f} ms/message)"
+                for name, seconds in cpu.items()))
 
             light = make_messages(args.latency_messages, "none", seed=7)
             for d in light:
@@ -158,6 +195,10 @@ def main() -> None:
             worker.stop()
     peak = max(sampler.samples) / 2**20 if sampler.samples else float("nan")
     print(f"worker peak RSS: {peak:,.0f} MiB")
+    if args.messages > args.rss_mark:
+        at_mark = sampler.peak_until(next(iter(marks.values())))
+        print(f"worker peak RSS until {args.rss_mark:,} stored: {at_mark:,.0f} MiB; over all {args.messages:,}: "
+              f"{peak:,.0f} MiB (x{peak / at_mark:.2f})")
     print(f"at {datetime.now(UTC).isoformat(timespec='seconds')}, data in {tmp}")
     print(f"end_to_end_vs_encode={e2e_rate / encode_rate:.2f}")
 

@@ -26,10 +26,36 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES_ON_WIRE = 4 * 1024 * 1024
 PROCESSING_ATTEMPTS = 3
+LEARNING_CHUNK_BYTES = 1024 * 1024
+LEARNING_BATCH_MESSAGES = 8  # learning-topic messages (each up to a batch of items) per learner/trend step
 
 
 def _dumps(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def learning_chunks(items: list[dict[str, Any]], max_bytes: int = LEARNING_CHUNK_BYTES) -> list[bytes]:
+    """A batch's items for the learning topic as few messages as fit ``max_bytes`` each (``{"items": [...]}``).
+
+    The learning topic is internal and read whole by the learner and the trend agent, so per-item messages
+    would only add per-message cost (a send, a fetch and a dispatch on the event loop, twice) to every item.
+    """
+    chunks, parts, size = [], [], 0
+    for item in items:
+        part = _dumps(item)
+        if parts and size + len(part) > max_bytes:
+            chunks.append(b'{"items":[' + b",".join(parts) + b"]}")
+            parts, size = [], 0
+        parts.append(part)
+        size += len(part) + 1
+    if parts:
+        chunks.append(b'{"items":[' + b",".join(parts) + b"]}")
+    return chunks
+
+
+def learning_items(value: bytes) -> list[dict[str, Any]]:
+    """The items of one learning-topic message (see :func:`learning_chunks`)."""
+    return json.loads(value)["items"]
 
 
 def create_app(settings: Settings, runtime: Runtime) -> faust.App:
@@ -51,6 +77,8 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         broker_session_timeout=min(60.0, settings.kafka_rebalance_timeout * 2),
     )
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insights-domain")
+    # the learner's model lives in its own thread (see Runtime.build), so discovery never holds up embedding
+    learner_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insights-learner")
     kinds = {settings.topic_survey: "survey", settings.topic_review: "review"}
 
     feedback = app.topic(settings.topic_survey, settings.topic_review, key_type=bytes, value_type=bytes)
@@ -70,8 +98,8 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
             await themes.send(key=event["theme_id"].encode(), value=_dumps(event))
         for a in result.assignments:
             await assignments.send(key=a["feedback_id"].encode(), value=_dumps(a))
-        for item in result.to_learn:
-            await to_learn.send(key=item["feedback_id"].encode(), value=_dumps(item))
+        for chunk in learning_chunks(result.to_learn):
+            await to_learn.send(key=None, value=chunk)
 
     async def process_or_reject(batch: list[RawMessage]) -> BatchResult:
         """Process a batch; a batch that fails again and again (a bug, not an outage: the store retries those
@@ -115,15 +143,15 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
     async def learn(stream: faust.StreamT) -> None:
         """The one learner: partial_fit on what every worker saw; publish lineage and re-assignments."""
         loop = asyncio.get_running_loop()
-        async for events in stream.take_events(settings.batch_size * 4, within=settings.batch_seconds):
+        async for events in stream.take_events(LEARNING_BATCH_MESSAGES, within=settings.batch_seconds):
             items = []
             for e in events:
                 try:
-                    items.append(json.loads(e.value))
-                except (TypeError, ValueError):
-                    log.error("skipping an unreadable learning item at offset %s", e.message.offset)
+                    items.extend(learning_items(e.value))
+                except (TypeError, ValueError, KeyError):
+                    log.error("skipping an unreadable learning message at offset %s", e.message.offset)
             try:
-                learned = await loop.run_in_executor(executor, runtime.learner.learn, items)
+                learned = await loop.run_in_executor(learner_executor, runtime.learner.learn, items)
             except Exception:  # noqa: BLE001 - learning is best effort; assignments are already stored
                 log.exception("theme learning failed on %d items; they stay as assigned", len(items))
                 continue
@@ -136,6 +164,13 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
     async def follow_theme_registry() -> None:
         """Every worker applies cx.themes from the start, so all assign against the same themes."""
         await follow_topic(settings, settings.topic_themes, runtime.themes.apply_event, executor)
+
+    if runtime.learner.themes is not runtime.themes:
+        @app.task
+        async def follow_theme_registry_for_learning() -> None:
+            """The learner's model follows cx.themes too: a worker that becomes the learner after a rebalance
+            carries on from the registry as it stands, not from nothing."""
+            await follow_topic(settings, settings.topic_themes, runtime.learner.themes.apply_event, learner_executor)
 
     # Trend counting needs every item together (a slice's denominator is all items of an agent, a team...).
     # The learning topic already brings every first-hand assignment of every worker to one partition, so the
@@ -157,13 +192,13 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
     async def trends(stream: faust.StreamT) -> None:
         """Count each first-hand assignment in its window and slices; publish and store closed windows' alerts."""
         loop = asyncio.get_running_loop()
-        async for events in stream.take_events(settings.batch_size * 4, within=settings.batch_seconds):
+        async for events in stream.take_events(LEARNING_BATCH_MESSAGES, within=settings.batch_seconds):
             messages = []
             for e in events:
                 try:
-                    messages.append(json.loads(e.value))
-                except (TypeError, ValueError):
-                    log.error("skipping an unreadable assignment at offset %s", e.message.offset)
+                    messages.extend(learning_items(e.value))
+                except (TypeError, ValueError, KeyError):
+                    log.error("skipping an unreadable learning message at offset %s", e.message.offset)
             new_alerts = runtime.trends.observe(messages)  # on the loop: it reads the faust table
             if new_alerts:  # in the store first: it is idempotent, so a batch read again stores nothing twice
                 await loop.run_in_executor(executor, runtime.trends.store_alerts, new_alerts)

@@ -16,7 +16,14 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: Settings) -> None:
     """Create the topics, load the model, and process until stopped (SIGTERM / Ctrl-C)."""
-    from faust.worker import Worker
+    from faust.worker import Worker as FaustWorker
+
+    class Worker(FaustWorker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            """No terminal spinner: faust's lowers the root logger to DEBUG so that it spins on every record,
+            which builds a record for each of aiokafka's per-request debug lines (measurable CPU on the event
+            loop) and writes cursor codes into log files."""
+            self.spinner = None
 
     asyncio.run(ensure_topics(settings))
     runtime = Runtime.build(settings)
