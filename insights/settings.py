@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(5_000, ge=100, description="Longer comments are truncated to this length")
 
     # Stream batching
-    batch_size: int = Field(128, ge=1, description="Messages per processing batch")
+    batch_size: int = Field(
+        512, ge=1, description="Most messages per processing batch (a large batch pads less in the model)"
+    )
     batch_seconds: float = Field(0.5, gt=0, description="Longest wait for a batch to fill")
 
     # Trends

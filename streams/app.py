@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -32,6 +34,15 @@ LEARNING_BATCH_MESSAGES = 8  # learning-topic messages (each up to a batch of it
 
 def _dumps(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _background_priority(niceness: int = 10) -> None:
+    """Lower the calling thread's CPU priority (Linux: per thread): learning can wait, embedding is the hot path,
+    so on a busy machine discovery rounds take the CPU the model leaves idle instead of slowing it down."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: run at normal priority
+        log.debug("learner thread keeps normal priority: %s", exc)
 
 
 def learning_chunks(items: list[dict[str, Any]], max_bytes: int = LEARNING_CHUNK_BYTES) -> list[bytes]:
@@ -78,7 +89,8 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
     )
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insights-domain")
     # the learner's model lives in its own thread (see Runtime.build), so discovery never holds up embedding
-    learner_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insights-learner")
+    learner_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insights-learner",
+                                          initializer=_background_priority)
     kinds = {settings.topic_survey: "survey", settings.topic_review: "review"}
 
     feedback = app.topic(settings.topic_survey, settings.topic_review, key_type=bytes, value_type=bytes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from insights.redact import RedactingLogFilter
 from insights.runtime import Runtime
@@ -25,6 +26,10 @@ def run_worker(settings: Settings) -> None:
             loop) and writes cursor codes into log files."""
             self.spinner = None
 
+    # The model's threads share the cores with the event loop and the learner: threads that sleep instead of
+    # spinning when a parallel region ends leave those cores to them (measured: 9.4 -> 8.6 ms of CPU per
+    # message at the same throughput). Read once, when torch starts its thread pool, hence before the model.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     asyncio.run(ensure_topics(settings))
     runtime = Runtime.build(settings)
     app = create_app(settings, runtime)
