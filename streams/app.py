@@ -177,12 +177,13 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         """Every worker applies cx.themes from the start, so all assign against the same themes."""
         await follow_topic(settings, settings.topic_themes, runtime.themes.apply_event, executor)
 
-    if runtime.learner.themes is not runtime.themes:
-        @app.task
-        async def follow_theme_registry_for_learning() -> None:
-            """The learner's model follows cx.themes too: a worker that becomes the learner after a rebalance
-            carries on from the registry as it stands, not from nothing."""
-            await follow_topic(settings, settings.topic_themes, runtime.learner.themes.apply_event, learner_executor)
+    @app.task
+    async def follow_theme_registry_for_learning() -> None:
+        """The learner's model follows cx.themes too: a worker that becomes the learner after a rebalance
+        carries on from the registry as it stands, not from nothing."""
+        if runtime.learner.themes is runtime.themes:  # one model (learning in-line): already followed
+            return
+        await follow_topic(settings, settings.topic_themes, runtime.learner.themes.apply_event, learner_executor)
 
     # Trend counting needs every item together (a slice's denominator is all items of an agent, a team...).
     # The learning topic already brings every first-hand assignment of every worker to one partition, so the
