@@ -172,8 +172,12 @@ def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(broker, sql
     assert set(topic_ids) == set(stored_alerts)
     repeated = {k: v for k, v in topic_ids.items() if v > 1}
     assert not repeated, f"alert ids published more than once after the restart: {repeated}"
-    assert alerts_at_kill > 0 and len(stored_alerts) > alerts_at_kill, (
-        f"{alerts_at_kill} alerts before the kill, {len(stored_alerts)} in the end: the restart was not tested "
+    # The restart had alerts it could repeat: some were out before the kill, and the second worker read again
+    # input the first had already handled (at-least-once). Whether the rise's windows also close after the
+    # restart depends on how far the first worker got, which a faster worker changes, so it is not required.
+    replayed = sum(assigned.values()) - len(assigned)
+    assert alerts_at_kill > 0 and replayed > 0, (
+        f"{alerts_at_kill} alerts before the kill, {replayed} assignments replayed: the restart was not tested "
         "against alerts it could repeat")
 
     print(f"\nkill -9 at {at_kill} stored rows and {alerts_at_kill} alerts; after the restart {len(ids)} rows, "
