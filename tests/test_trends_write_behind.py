@@ -77,3 +77,15 @@ def test_reads_see_unflushed_writes_and_deletes():
     view["b"] = 4  # deleted, then written again: the write wins
     assert view.flush() == 3
     assert backing == {"a": 10, "b": 4, "c": 3}
+
+
+def test_a_window_whose_index_outlived_a_slice_record_still_closes():
+    """A kill in the middle of a flush can recover the window index without one of its slice records."""
+    state: dict = {}
+    mon = TrendMonitor(state=state, p_value=1e-4)
+    feed_window(mon, 0, {"t-rude": 4, "t-late": 10}, 150, {"agent_id": "a-1", "team": "t"})
+    win = next(int(k.split("|")[1]) for k in state if k.startswith("i|"))
+    del state[f"w|{win}|agent_id=a-1"]  # what a partial changelog leaves behind
+    assert "agent_id=a-1" in state[f"i|{win}"]
+    mon.advance(T0 + timedelta(hours=5))
+    assert not any(k.startswith(f"w|{win}|") or k.startswith(f"i|{win}") for k in state), "window not closed"
