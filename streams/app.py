@@ -103,15 +103,19 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
                          key_type=bytes, value_type=bytes)
 
     async def publish(result: BatchResult) -> None:
+        """Send what a batch produced and wait until the broker has it: the batch's input offsets are committed
+        once this returns, so a kill right after must not lose a message still in the producer's buffer."""
+        sent = []
         for dl in result.dead_letters:
             log.warning("dead-lettered %s offset %s: %s", dl["source_topic"], dl["source_offset"], dl["reason"])
-            await dead_letters.send(key=None, value=_dumps(dl))
+            sent.append(await dead_letters.send(key=None, value=_dumps(dl)))
         for event in result.theme_events:
-            await themes.send(key=event["theme_id"].encode(), value=_dumps(event))
+            sent.append(await themes.send(key=event["theme_id"].encode(), value=_dumps(event)))
         for a in result.assignments:
-            await assignments.send(key=a["feedback_id"].encode(), value=_dumps(a))
+            sent.append(await assignments.send(key=a["feedback_id"].encode(), value=_dumps(a)))
         for chunk in learning_chunks(result.to_learn):
-            await to_learn.send(key=None, value=chunk)
+            sent.append(await to_learn.send(key=None, value=chunk))
+        await asyncio.gather(*sent)
 
     async def process_or_reject(batch: list[RawMessage]) -> BatchResult:
         """Process a batch; a batch that fails again and again (a bug, not an outage: the store retries those
