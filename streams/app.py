@@ -69,6 +69,17 @@ def learning_items(value: bytes) -> list[dict[str, Any]]:
     return json.loads(value)["items"]
 
 
+def learning_batch(events: list[Any]) -> list[dict[str, Any]]:
+    """The items of a batch of learning-topic events; an unreadable message is logged and skipped."""
+    items: list[dict[str, Any]] = []
+    for e in events:
+        try:
+            items.extend(learning_items(e.value))
+        except (TypeError, ValueError, KeyError):
+            log.error("skipping an unreadable learning message at offset %s", e.message.offset)
+    return items
+
+
 def create_app(settings: Settings, runtime: Runtime) -> faust.App:
     """Build the faust app over a runtime (store, embedder, theme model, trend stage)."""
     app = faust.App(
@@ -160,12 +171,7 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         """The one learner: partial_fit on what every worker saw; publish lineage and re-assignments."""
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(LEARNING_BATCH_MESSAGES, within=settings.batch_seconds):
-            items = []
-            for e in events:
-                try:
-                    items.extend(learning_items(e.value))
-                except (TypeError, ValueError, KeyError):
-                    log.error("skipping an unreadable learning message at offset %s", e.message.offset)
+            items = learning_batch(events)
             try:
                 learned = await loop.run_in_executor(learner_executor, runtime.learner.learn, items)
             except Exception:  # noqa: BLE001 - learning is best effort; assignments are already stored
@@ -210,12 +216,7 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         """Count each first-hand assignment in its window and slices; publish and store closed windows' alerts."""
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(LEARNING_BATCH_MESSAGES, within=settings.batch_seconds):
-            messages = []
-            for e in events:
-                try:
-                    messages.extend(learning_items(e.value))
-                except (TypeError, ValueError, KeyError):
-                    log.error("skipping an unreadable learning message at offset %s", e.message.offset)
+            messages = learning_batch(events)
             new_alerts = runtime.trends.observe(messages)  # on the loop: it reads the faust table
             if new_alerts:  # in the store first: it is idempotent, so a batch read again stores nothing twice
                 await loop.run_in_executor(executor, runtime.trends.store_alerts, new_alerts)
