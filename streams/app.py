@@ -20,6 +20,7 @@ from insights.pipeline import BatchResult, RawMessage
 from insights.runtime import Runtime, make_monitor
 from insights.settings import Settings
 from insights.trend_stage import TrendStage
+from insights.trends.counts import FLUSH_FIRST
 from insights.trends.write_behind import WriteBehindState
 from streams.kafka_config import faust_broker_url, faust_credentials
 from streams.registry import follow_topic
@@ -207,7 +208,7 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         partitions=1,
         use_partitioner=True,  # written after a batch, outside any one event; one partition anyway
     )
-    trend_state = WriteBehindState(trend_table)
+    trend_state = WriteBehindState(trend_table, write_first=FLUSH_FIRST)  # a crash mid-flush never double-counts
     runtime.trends = TrendStage(runtime.store, make_monitor(settings, state=trend_state),
                                 partitions=settings.topic_partitions * len(kinds))
 

@@ -27,6 +27,11 @@ MAX_QUOTES = 3
 MAX_QUOTE_CHARS = 300
 META = "m"
 BIRTHS = "b"
+# Keys a write-behind state must send first, so that a flush cut short by a crash never recovers a count
+# without what guards it: the meta (a closed window stays closed: items read again are late, not recounted),
+# then the per-item dedup keys (an item whose count survived is known as counted). A cut therefore loses counts
+# at worst (at-least-once input, at-most-once counting); it never counts an item twice.
+FLUSH_FIRST = (META, "f|")
 
 
 def slice_key(name: str, value: str) -> str:

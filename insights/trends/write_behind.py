@@ -5,6 +5,11 @@ state is a changelog-backed table each rewrite is a message to the broker with t
 which costs more CPU than the counting itself. Behind this view the changes of a batch collapse to one write
 per changed key, sent by :meth:`WriteBehindState.flush` before the batch is acknowledged, so a crash loses no
 more than an unacknowledged batch that is read again.
+
+A crash can also cut a flush short: the broker keeps the messages sent before the kill, in order, and loses the
+rest. Which keys go first therefore decides what a recovered state can look like; ``write_first`` lets the owner
+of the keys choose (the trend counts write their dedup keys before the counts they guard, see
+:data:`insights.trends.counts.FLUSH_FIRST`).
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ _MISSING = object()
 class WriteBehindState(MutableMapping[str, Any]):
     """Reads see the latest value; writes and deletes reach ``backing`` only on :meth:`flush`."""
 
-    def __init__(self, backing: MutableMapping[str, Any]) -> None:
+    def __init__(self, backing: MutableMapping[str, Any], write_first: tuple[str, ...] = ()) -> None:
+        """``write_first``: key prefixes whose writes :meth:`flush` sends before anything else, in this order."""
         self.backing = backing
+        self.write_first = write_first
         self._written: dict[str, Any] = {}
         self._deleted: set[str] = set()
 
@@ -61,13 +68,21 @@ class WriteBehindState(MutableMapping[str, Any]):
         return len(self._written) + len(self._deleted)
 
     def flush(self) -> int:
-        """Write the changed keys to ``backing`` (one write or delete each); returns how many."""
+        """Write the changed keys to ``backing`` (one write or delete each); returns how many.
+
+        Order: writes of the ``write_first`` prefixes (in that order), then deletes, then the other writes.
+        """
         done = 0
+        rest = dict(self._written)
+        for prefix in self.write_first:
+            for key in [k for k in rest if k.startswith(prefix)]:
+                self.backing[key] = rest.pop(key)
+                done += 1
         for key in self._deleted:
             if key in self.backing:
                 del self.backing[key]
                 done += 1
-        for key, value in self._written.items():
+        for key, value in rest.items():
             self.backing[key] = value
             done += 1
         self._written.clear()
