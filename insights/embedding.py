@@ -44,8 +44,13 @@ def resolve_model_path(name_or_path: str) -> str:
     return name_or_path
 
 
-def load_sentence_transformer(name_or_path: str, device: str = "cpu"):
-    """Load a sentence-transformers model offline; the error says how to provide the weights."""
+def load_sentence_transformer(name_or_path: str, device: str = "cpu", backend: str = "torch",
+                              onnx_dir: str | None = None):
+    """Load a sentence-transformers model offline; the error says how to provide the weights.
+
+    ``backend="onnx"`` runs it on ONNX Runtime (same vectors, less CPU; see :mod:`insights.onnx_encoder`); a
+    model that cannot be exported stays on PyTorch, with a warning.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -62,6 +67,15 @@ def load_sentence_transformer(name_or_path: str, device: str = "cpu"):
             "sentence-transformers folder (e.g. one saved with model.save(PATH)) or to all-MiniLM-L6-v2."
         ) from exc
     log.info("embedding model loaded: %s (%s, dim %d)", name_or_path, path, _dimension_of(model))
+    if backend == "onnx" and device == "cpu":
+        from insights.onnx_encoder import OnnxNotSupported, OnnxSentenceEncoder
+
+        try:
+            return OnnxSentenceEncoder(model, path, Path(onnx_dir) if onnx_dir else None)
+        except OnnxNotSupported as exc:
+            log.warning("EMBEDDING_BACKEND=onnx not used, embedding on PyTorch: %s", exc)
+    elif backend != "torch":
+        log.warning("EMBEDDING_BACKEND=%s is not available on device %s, embedding on PyTorch", backend, device)
     return model
 
 
@@ -75,11 +89,15 @@ class Embedder:
         cache_size: int = 10_000,
         device: str = "cpu",
         model=None,
+        backend: str = "torch",
+        onnx_dir: str | None = None,
     ) -> None:
         self.model_name = model_name
         self.batch_size = batch_size
         self.cache_size = cache_size
-        self._model = model if model is not None else load_sentence_transformer(model_name, device)
+        self._model = (
+            model if model is not None else load_sentence_transformer(model_name, device, backend, onnx_dir)
+        )
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.cache_hits = 0

@@ -50,6 +50,8 @@ class Runtime:
             batch_size=settings.embedding_batch_size,
             cache_size=settings.embedding_cache_size,
             device=settings.embedding_device,
+            backend=settings.embedding_backend,
+            onnx_dir=settings.embedding_onnx_dir,
         )
         themes = ThemeModel(embedder=embedder)
         # In the stream the learner has a model of its own, touched only by its own thread: discovery rounds

@@ -6,6 +6,7 @@ Every knob a data engineer may turn lives here, so `insights worker --help` and 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,13 @@ class Settings(BaseSettings):
         10_000, ge=0, description="Entries in the LRU cache of repeated texts (about 1.7 KB each)"
     )
     embedding_device: str = Field("cpu")
+    embedding_backend: Literal["torch", "onnx"] = Field(
+        "onnx", description="onnx: the model on ONNX Runtime, the same vectors for about 10% less CPU (exported "
+        "once from the local weights into EMBEDDING_ONNX_DIR; a model it cannot export stays on PyTorch); torch"
+    )
+    embedding_onnx_dir: str | None = Field(
+        None, description="Folder for the exported ONNX graph (default ~/.cache/insights/onnx)"
+    )
 
     # Input limits
     max_message_bytes: int = Field(256_000, ge=1024, description="Larger messages are dead-lettered")

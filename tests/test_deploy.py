@@ -422,13 +422,19 @@ def test_dockerfile_python_steps_run(tmp_path):
             continue
         words = shlex.split(" ".join(c.value))
         snippets += [words[i + 2] for i, w in enumerate(words[:-2]) if w == "python" and words[i + 1] == "-c"]
-    assert len(snippets) == 2
-    requirements, schema_check = snippets
+    assert len(snippets) == 3
+    requirements, schema_check, onnx_export = snippets
     out = subprocess.run([sys.executable, "-c", requirements], cwd=ROOT, capture_output=True, text=True, check=True)
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert out.stdout.split("\n")[: len(deps)] == deps
     env = {**os.environ, "INSIGHTS_SCHEMAS_DIR": str(ROOT / "schemas")}
     subprocess.run([sys.executable, "-c", schema_check], cwd=tmp_path, env=env, check=True)
+    # the ONNX graph is exported at build time into the folder the runtime reads (EMBEDDING_ONNX_DIR)
+    onnx_dir = dockerfile_vars(commands)["EMBEDDING_ONNX_DIR"]
+    assert f"onnx_dir='{onnx_dir}'" in onnx_export
+    here = tmp_path / "onnx"
+    subprocess.run([sys.executable, "-c", onnx_export.replace(onnx_dir, str(here))], cwd=tmp_path, check=True)
+    assert len(list(here.glob("*.onnx"))) == 1
 
 
 def _ignored(path: str, patterns: list[str]) -> bool:
