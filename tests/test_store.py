@@ -25,8 +25,14 @@ def test_feedback_upsert_is_idempotent(database_url: str) -> None:
     store.upsert_feedback(rows)
     store.upsert_feedback(rows + rows[:5])  # a replay, with duplicates inside one batch
     assert store.count(FeedbackRecord) == 30
-    changed = store.update_assignments([{"feedback_id": "s-3", "theme_id": "t1", "empathy_category": "rude"}])
-    assert changed == 1
+    changed = store.update_assignments([
+        {"feedback_id": "s-3", "theme_id": "t0", "empathy_category": None},
+        {"feedback_id": "s-4", "theme_id": "t2", "empathy_category": None},
+        {"feedback_id": "not-stored", "theme_id": "t2", "empathy_category": None},
+        {"feedback_id": "s-3", "theme_id": "t1", "empathy_category": "rude"},  # the later update wins
+    ])
+    assert changed == 2
+    assert store.get_feedback("s-4").theme_id == "t2"
     row = store.get_feedback("s-3")
     assert row is not None and row.theme_id == "t1" and row.empathy_category == "rude"
     assert row.event_time.replace(tzinfo=row.event_time.tzinfo or UTC) == datetime(2026, 3, 2, 9, 3, tzinfo=UTC)
