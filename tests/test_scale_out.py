@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 import uuid
 from collections import defaultdict
 
@@ -15,7 +16,7 @@ from insights.store import FeedbackRecord, InsightStore
 from streams.seed import seed_themes
 from tests.messages import encode, survey
 from tests.test_worker_integration import COMPLAINTS, OPENINGS
-from tests.worker_harness import WorkerProcess, produce, wait_until, worker_env
+from tests.worker_harness import WorkerProcess, produce, read_json_topic, read_topic, wait_until, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -29,6 +30,17 @@ def _stored_rows(store: InsightStore) -> list[FeedbackRecord]:
 
 def _ingested(log: str) -> int:
     return sum(int(n) for n in re.findall(r"batch: (\d+) in", log))
+
+
+def _settled(read, quiet: float, timeout: float) -> None:
+    """Wait until ``read()`` has not changed for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = read(), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        time.sleep(1)
+        now = read()
+        if now != last:
+            last, since = now, time.monotonic()
 
 
 def test_two_workers_share_partitions_store_once_and_agree_on_theme_ids(broker, sqlite_url, tmp_path, embedder):
@@ -49,19 +61,35 @@ def test_two_workers_share_partitions_store_once_and_agree_on_theme_ids(broker, 
         seed_themes(Settings(kafka_bootstrap_servers=broker.bootstrap_servers), texts * 4, embedder=embedder)
         produce(broker.bootstrap_servers, messages)  # no keys: spread over all partitions
         wait_until(lambda: store.count(FeedbackRecord) >= n, timeout=400, worker=second, what=f"{n} rows")
+        # Agreement is checked on probes: every text once on every partition, sent when learning has settled,
+        # so both workers assign the same texts at about the same time. (Over the whole run the same text can
+        # change theme as the learner moves centroids: that is learning, not two workers disagreeing.)
+        _settled(lambda: len(read_topic(broker.bootstrap_servers, "cx.themes")), quiet=4, timeout=60)
+        before = (_ingested(first.log_text()), _ingested(second.log_text()))
+        probes = [("cx.feedback.survey", encode(survey(4 * t + p, comment=text, response_id=f"probe-{t}-{p}")), p)
+                  for t, text in enumerate(texts) for p in range(4)]
+        produce(broker.bootstrap_servers, probes)
+        wait_until(lambda: store.count(FeedbackRecord) >= n + len(probes), timeout=120, worker=first,
+                   what="the probes")
         first.assert_running()
         second.assert_running()
+        assert _ingested(first.log_text()) > before[0] and _ingested(second.log_text()) > before[1], (
+            "the probes did not reach both workers")
     finally:
         first.stop()
         second.stop()
 
-    rows = _stored_rows(store)
+    rows = [r for r in _stored_rows(store) if not r.feedback_id.startswith("probe-")]
     assert len(rows) == n and len({r.feedback_id for r in rows}) == n
     assert _ingested(first.log_text()) > 0 and _ingested(second.log_text()) > 0, "one worker got no partition"
-    themes_by_text: dict[str, set[str]] = defaultdict(set)
-    for r in rows:
-        if r.theme_id:
-            themes_by_text[r.text].add(r.theme_id)
-    disagreements = {t: ids for t, ids in themes_by_text.items() if len(ids) > 1}
     assert sum(1 for r in rows if r.theme_id) >= 0.8 * n
-    assert len(disagreements) <= 0.05 * len(themes_by_text), disagreements
+
+    # first-hand assignments of the probes, as the workers published them (later re-assignments aside)
+    themes_by_text: dict[str, set[str | None]] = defaultdict(set)
+    for a in read_json_topic(broker.bootstrap_servers, "cx.theme-assignments", partitions=4):
+        if a["feedback_id"].startswith("probe-") and not a.get("revision"):
+            themes_by_text[a["feedback_id"].split("-")[1]].add(a.get("theme_id"))
+    assert len(themes_by_text) == len(texts)
+    assert sum(1 for ids in themes_by_text.values() if None not in ids) >= 0.8 * len(texts)
+    disagreements = {texts[int(t)]: ids for t, ids in themes_by_text.items() if len(ids) > 1}
+    assert len(disagreements) <= 0.05 * len(texts), disagreements

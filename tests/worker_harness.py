@@ -64,18 +64,19 @@ class WorkerProcess:
         self._log.close()
 
 
-async def _produce(bootstrap: str, messages: list[tuple[str, bytes]]) -> None:
+async def _produce(bootstrap: str, messages: list[tuple]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024, linger_ms=5)
     await producer.start()
     try:
-        for topic, value in messages:
-            await producer.send(topic, value)
+        for topic, value, *partition in messages:  # (topic, value) or (topic, value, partition)
+            await producer.send(topic, value, partition=partition[0] if partition else None)
         await producer.flush()
     finally:
         await producer.stop()
 
 
-def produce(bootstrap: str, messages: list[tuple[str, bytes]]) -> None:
+def produce(bootstrap: str, messages: list[tuple]) -> None:
+    """Send ``(topic, value)`` or ``(topic, value, partition)`` messages and wait until the broker has them."""
     asyncio.run(_produce(bootstrap, messages))
 
 
