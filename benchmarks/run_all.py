@@ -25,7 +25,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "discovery": (["--memory"], []),
     "alerts": ([], ["--trials", "40", "--agent-trials", "10"]),
     "impact": (["--seeds", "40"], []),
-    "throughput-none": (["--repeats", "none", "--messages", "5000"], ["--repeats", "none", "--messages", "2000"]),
+    "throughput-none": (["--repeats", "none", "--messages", "10000"], ["--repeats", "none", "--messages", "2000"]),
     "throughput": (["--repeats", "realistic", "--messages", "5000"],
                    ["--repeats", "realistic", "--messages", "2000"]),
     "api_latency": ([], ["--rows", "100000", "--requests", "50"]),

@@ -75,7 +75,7 @@ def load_sentence_transformer(name_or_path: str, device: str = "cpu", backend: s
         except OnnxNotSupported as exc:
             log.warning("EMBEDDING_BACKEND=onnx not used, embedding on PyTorch: %s", exc)
     elif backend != "torch":
-        log.warning("EMBEDDING_BACKEND=%s is not available on device %s, embedding on PyTorch", backend, device)
+        log.info("EMBEDDING_BACKEND=%s runs on CPU only: embedding on PyTorch (%s)", backend, device)
     return model
 
 
