@@ -51,6 +51,7 @@ class Runtime:
             cache_size=settings.embedding_cache_size,
             device=settings.embedding_device,
             backend=settings.embedding_backend,
+            max_batch_tokens=settings.embedding_max_batch_tokens,
             onnx_dir=settings.embedding_onnx_dir,
         )
         themes = ThemeModel(embedder=embedder)

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
         10_000, ge=0, description="Entries in the LRU cache of repeated texts (about 1.7 KB each)"
     )
     embedding_device: str = Field("cpu")
+    embedding_max_batch_tokens: int = Field(
+        2048, ge=0, description="Token budget of one model batch: long texts go in smaller batches, so the "
+        "worker's peak memory does not depend on the longest texts it meets (0: EMBEDDING_BATCH_SIZE only)"
+    )
     embedding_backend: Literal["torch", "onnx"] = Field(
         "onnx", description="onnx: the model on ONNX Runtime, the same vectors for about 10% less CPU (exported "
         "once from the local weights into EMBEDDING_ONNX_DIR; a model it cannot export stays on PyTorch); torch"
