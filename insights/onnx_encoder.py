@@ -56,22 +56,19 @@ def _pooling_mode(model) -> str:
     raise OnnxNotSupported(f"unsupported pooling {mode!r}")
 
 
-class _LastHiddenState:
-    """Wraps the transformer so the exported graph takes plain tensors and returns token embeddings."""
+def _last_hidden_state(transformer, input_names: Sequence[str]):
+    """The transformer as a module of plain tensors in, token embeddings out: the shape the exporter needs."""
+    import torch
 
-    @staticmethod
-    def module(transformer, input_names: Sequence[str]):
-        import torch
+    class Wrapped(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = transformer
 
-        class Wrapped(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.inner = transformer
+        def forward(self, *tensors):
+            return self.inner(**dict(zip(input_names, tensors, strict=True))).last_hidden_state
 
-            def forward(self, *tensors):
-                return self.inner(**dict(zip(input_names, tensors, strict=True))).last_hidden_state
-
-        return Wrapped().eval()
+    return Wrapped().eval()
 
 
 def export_onnx(model, path: Path) -> None:
@@ -85,7 +82,7 @@ def export_onnx(model, path: Path) -> None:
     features = (getattr(model, "preprocess", None) or model.tokenize)(
         ["an example sentence", "a second, somewhat longer example sentence"])
     names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in features]
-    wrapped = _LastHiddenState.module(model[0].auto_model, names)
+    wrapped = _last_hidden_state(model[0].auto_model, names)
     axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".onnx.tmp", dir=path.parent)

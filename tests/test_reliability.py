@@ -30,7 +30,15 @@ from insights.store import AlertRecord, FeedbackRecord, InsightStore, WindowCoun
 from streams.seed import seed_themes
 from tests.messages import broken_messages, encode, review, survey
 from tests.pg_harness import LocalPostgres, unavailable_reason
-from tests.worker_harness import WorkerProcess, produce, read_json_topic, read_topic, wait_until, worker_env
+from tests.worker_harness import (
+    WorkerProcess,
+    produce,
+    read_json_topic,
+    read_topic,
+    wait_settled,
+    wait_until,
+    worker_env,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -83,21 +91,6 @@ def _counted(store: InsightStore) -> int:
     return int(total)
 
 
-def _settled(read, worker: WorkerProcess, quiet: float, timeout: float) -> None:
-    """Wait until ``read()`` has not changed for ``quiet`` seconds."""
-    deadline = time.monotonic() + timeout
-    last, since = read(), time.monotonic()
-    while time.monotonic() < deadline:
-        worker.assert_running()
-        time.sleep(1.0)
-        now = read()
-        if now != last:
-            last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            return
-    raise AssertionError(f"still changing after {timeout:.0f}s: {last}\n{worker.log_text()[-3000:]}")
-
-
 def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(broker, sqlite_url: str, tmp_path: Path):
     started = time.monotonic()
     valid = messages(5_000)
@@ -135,7 +128,7 @@ def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(broker, sql
     try:
         wait_until(lambda: store.count(FeedbackRecord) >= len(valid), timeout=240, worker=second,
                    what=f"{len(valid)} stored rows after the restart")
-        _settled(lambda: (store.count(AlertRecord), _counted(store),
+        wait_settled(lambda: (store.count(AlertRecord), _counted(store),
                           len(read_topic(broker.bootstrap_servers, "cx.alerts"))), second, quiet=8, timeout=90)
         second.assert_running()
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import re
-import time
 import uuid
 from collections import defaultdict
 
@@ -16,7 +15,15 @@ from insights.store import FeedbackRecord, InsightStore
 from streams.seed import seed_themes
 from tests.messages import encode, survey
 from tests.test_worker_integration import COMPLAINTS, OPENINGS
-from tests.worker_harness import WorkerProcess, produce, read_json_topic, read_topic, wait_until, worker_env
+from tests.worker_harness import (
+    WorkerProcess,
+    produce,
+    read_json_topic,
+    read_topic,
+    wait_settled,
+    wait_until,
+    worker_env,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,17 +37,6 @@ def _stored_rows(store: InsightStore) -> list[FeedbackRecord]:
 
 def _ingested(log: str) -> int:
     return sum(int(n) for n in re.findall(r"batch: (\d+) in", log))
-
-
-def _settled(read, quiet: float, timeout: float) -> None:
-    """Wait until ``read()`` has not changed for ``quiet`` seconds."""
-    deadline = time.monotonic() + timeout
-    last, since = read(), time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - since < quiet:
-        time.sleep(1)
-        now = read()
-        if now != last:
-            last, since = now, time.monotonic()
 
 
 def test_two_workers_share_partitions_store_once_and_agree_on_theme_ids(broker, sqlite_url, tmp_path, embedder):
@@ -64,7 +60,7 @@ def test_two_workers_share_partitions_store_once_and_agree_on_theme_ids(broker, 
         # Agreement is checked on probes: every text once on every partition, sent when learning has settled,
         # so both workers assign the same texts at about the same time. (Over the whole run the same text can
         # change theme as the learner moves centroids: that is learning, not two workers disagreeing.)
-        _settled(lambda: len(read_topic(broker.bootstrap_servers, "cx.themes")), quiet=4, timeout=60)
+        wait_settled(lambda: len(read_topic(broker.bootstrap_servers, "cx.themes")), first, quiet=4, timeout=90)
         before = (_ingested(first.log_text()), _ingested(second.log_text()))
         probes = [("cx.feedback.survey", encode(survey(4 * t + p, comment=text, response_id=f"probe-{t}-{p}")), p)
                   for t, text in enumerate(texts) for p in range(4)]

@@ -125,3 +125,18 @@ def wait_until(condition: Callable[[], bool], timeout: float, worker: WorkerProc
         time.sleep(1.0)
     tail = worker.log_text()[-3000:] if worker else ""
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail}")
+
+
+def wait_settled(read, worker: WorkerProcess, quiet: float, timeout: float) -> None:
+    """Wait until ``read()`` has not changed for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = read(), time.monotonic()
+    while time.monotonic() < deadline:
+        worker.assert_running()
+        time.sleep(1.0)
+        now = read()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+    raise AssertionError(f"still changing after {timeout:.0f}s: {last}\n{worker.log_text()[-3000:]}")
