@@ -64,6 +64,20 @@ def test_the_watermark_waits_for_the_slowest_active_partition():
     assert mark.value() == t0 + timedelta(hours=6)
 
 
+def test_the_watermark_waits_for_unseen_partitions_only_briefly():
+    """Expected partitions that never bring an event (no reviews in this deployment) hold windows open, and
+    memory with them, for ``unseen_seconds`` after the first event, not for the whole idle time."""
+    mark = PartitionWatermark(idle_seconds=60.0, partitions=2, unseen_seconds=0.2)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    mark.update(0, t0)
+    assert mark.value() is None  # partition 1 may still bring older events
+    time.sleep(0.3)
+    mark.update(0, t0 + timedelta(hours=2))
+    assert mark.value() == t0 + timedelta(hours=2)
+    mark.update(1, t0 + timedelta(hours=1))  # it turned up after all: from now on it holds the mark back
+    assert mark.value() == t0 + timedelta(hours=1)
+
+
 def test_the_learner_places_what_a_lagging_worker_left_unassigned(embedder, sqlite_url):
     """A worker that has not read the newest cx.themes yet stores items without a theme; the learner, which
     has the registry, re-assigns those that fit a theme at once (revision 1) instead of waiting for discovery."""
