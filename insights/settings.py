@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Seconds members get to rejoin a consumer-group rebalance; the first join "
         "of a fresh group can wait this long on some brokers, so small test setups lower it"
     )
+    kafka_fetch_bytes_per_partition: int = Field(
+        262_144, ge=16_384, description="Bytes the consumer prefetches per input partition. It bounds the memory a "
+        "backlog holds and how far partitions drift apart in event time (open trend windows wait for the slowest); "
+        "a larger message still arrives whole"
+    )
     worker_data_dir: str = Field(".cache/worker", description="Faust's local state folder")
 
     # Store

@@ -24,6 +24,7 @@ from insights.trends.counts import FLUSH_FIRST
 from insights.trends.write_behind import WriteBehindState
 from streams.kafka_config import faust_broker_url, faust_credentials
 from streams.registry import follow_topic
+from streams.transport import InsightsApp
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def learning_batch(events: list[Any]) -> list[dict[str, Any]]:
 
 def create_app(settings: Settings, runtime: Runtime) -> faust.App:
     """Build the faust app over a runtime (store, embedder, theme model, trend stage)."""
-    app = faust.App(
+    app = InsightsApp(
         settings.app_id,
         broker=faust_broker_url(settings),
         broker_credentials=faust_credentials(settings),
@@ -94,7 +95,7 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         datadir=settings.worker_data_dir,
         web_enabled=False,
         producer_max_request_size=MAX_MESSAGE_BYTES_ON_WIRE,
-        consumer_max_fetch_size=MAX_MESSAGE_BYTES_ON_WIRE,
+        consumer_max_fetch_size=settings.kafka_fetch_bytes_per_partition,
         broker_commit_interval=1.0,
         broker_rebalance_timeout=settings.kafka_rebalance_timeout,
         broker_session_timeout=min(60.0, settings.kafka_rebalance_timeout * 2),
