@@ -25,10 +25,9 @@ class BoundedFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         # Tansu fills a response from the partitions in request order, which aiokafka shuffles: a response of
         # one partition's share keeps the drift a random walk of small steps (a few thousand items at 100k)
         limit = self.app.conf.consumer_max_fetch_size
-        if hasattr(consumer, "_fetch_max_bytes"):  # read when the consumer starts (aiokafka 0.8 to 0.13)
+        if hasattr(consumer, "_fetch_max_bytes"):  # aiokafka reads it when the consumer starts
             consumer._fetch_max_bytes = limit
-            log.info("consumer fetches at most %d bytes per partition, %d per response",
-                     self.app.conf.consumer_max_fetch_size, limit)
+            log.info("consumer fetches at most %d bytes per partition and per response", limit)
         else:
             log.warning("this aiokafka has no fetch_max_bytes to bound; partitions may drift apart on brokers "
                         "that ignore the per-partition fetch limit")
