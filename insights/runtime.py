@@ -28,6 +28,7 @@ def make_monitor(settings: Settings, state: MutableMapping[str, Any] | None = No
         cooldown_windows=settings.alert_cooldown_windows,
         p_value=settings.alert_p_value,
         state=state,
+        praise_satisfaction=settings.alert_praise_satisfaction,
     )
 
 

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         description="Significance level per slice and theme (Bonferroni over the 1-3 window spans); 1e-4 keeps "
         "false alarms under 1 per 1,000 dimension-value windows on stationary streams",
     )
+    alert_praise_satisfaction: float = Field(
+        70.0, ge=0, le=100,
+        description="Themes whose scored members average at least this satisfaction (0-100: NPS, CSAT and ratings "
+        "rescaled, higher is better) are praise, and their rises do not alert; empathy themes always can",
+    )
 
     # API
     api_host: str = "127.0.0.1"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from insights.impact import normalise_score
 from insights.records import parse_time
 from insights.retry import call_with_retry
 from insights.store import InsightStore
@@ -28,7 +29,16 @@ def observation_from_assignment(message: dict[str, Any]) -> Observation:
         text=message.get("text") or "",
         previous_theme_id=message.get("previous_theme_id"),
         revision=int(message.get("revision") or 0),
+        satisfaction=satisfaction(message.get("score"), message.get("score_type")),
     )
+
+
+def satisfaction(score: Any, score_type: Any) -> float | None:
+    """An item's score on 0-100 (higher is better) for telling praise from complaints. CES is left out: whether
+    its high end means effort or ease depends on how the question was worded."""
+    if str(score_type or "").lower() == "ces":
+        return None
+    return normalise_score(score, score_type)
 
 
 class PartitionWatermark:

@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from scipy.stats import betabinom
 
 from insights.simulator import FeedbackSimulator, Injection
+from insights.trend_stage import satisfaction
 from insights.trends import EMPATHY_THEME_ID, Observation, TrendMonitor, betabinom_sf
 from insights.trends.stats import BetaRate, severity, tail_test
 
@@ -20,8 +21,10 @@ SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "alert
 EMPATHY = {"t-rude": "rude", "t-robot": "robotic", "t-dismiss": "dismissive"}
 
 
-def feed_window(mon: TrendMonitor, w: int, themes: dict[str, int], total: int, dims: dict | None = None):
-    """One hour of feedback: ``themes`` counts, the rest 't-other'; returns alerts raised while feeding."""
+def feed_window(mon: TrendMonitor, w: int, themes: dict[str, int], total: int, dims: dict | None = None,
+                satisfaction: dict[str, float] | None = None):
+    """One hour of feedback: ``themes`` counts, the rest 't-other'; returns alerts raised while feeding.
+    ``satisfaction``: the 0-100 score of each theme's items (others unscored)."""
     labels = [t for t, c in themes.items() for _ in range(c)]
     labels += ["t-other"] * (total - len(labels))
     random.Random(w).shuffle(labels)
@@ -36,6 +39,7 @@ def feed_window(mon: TrendMonitor, w: int, themes: dict[str, int], total: int, d
                 empathy_category=EMPATHY.get(theme),
                 dimensions=dims or {},
                 text=f"quote {theme} {i}",
+                satisfaction=(satisfaction or {}).get(theme),
             )
         )
     return alerts
@@ -84,6 +88,28 @@ def test_a_doubling_in_the_whole_stream_alerts_with_its_evidence():
     assert 1 <= len(alert.quotes) <= 3 and all(q.startswith("quote t-bill") for q in alert.quotes)
     assert "bill" in alert.explanation and "84 of 400" in alert.explanation
     assert alert.explanation.count(".") >= 1 and "\n" not in alert.explanation
+
+
+@pytest.mark.parametrize(("theme", "score", "alerts_expected"), [
+    ("t-great", 95.0, 0),  # praise: more happy customers is no incident
+    ("t-great", 20.0, 1),  # the same rise among unhappy customers is a complaint
+    ("t-rude", 95.0, 1),  # an empathy theme alerts whatever the scores say
+])
+def test_rises_of_praise_do_not_alert_rises_of_complaints_do(theme, score, alerts_expected):
+    mon = TrendMonitor(window="1h", grace="0")
+    quiet = [({theme: 40}, 400)] * 10
+    alerts = []
+    for w, (themes, total) in enumerate([*quiet, ({theme: 84}, 400)]):
+        alerts += feed_window(mon, w, themes, total, satisfaction={theme: score})
+    alerts += mon.flush()
+    assert [a.theme_id for a in alerts] == [theme] * alerts_expected
+    assert (mon.stats["praise"] > 0) == (alerts_expected == 0)
+
+
+def test_satisfaction_rescales_nps_csat_and_ratings_but_not_ces():
+    assert satisfaction(10, "nps") == 100.0 and satisfaction(0, "nps") == 0.0
+    assert satisfaction(1, "csat") == 0.0 and satisfaction(4, "rating") == 75.0
+    assert satisfaction(7, "ces") is None and satisfaction(None, "csat") is None
 
 
 def test_a_moderate_sustained_rise_is_caught_over_two_windows():

@@ -10,6 +10,7 @@ changelog topic can back it (tests use a dict). Every change is written back wit
 - ``f|{win}|{id}``      ``[theme_id, empathy_category, revision]``: what was counted for a feedback id (dedup/moves)
 - ``t|{theme}``         ``[label, empathy_category]``, latest seen
 - ``b``                 ``{theme: first whole window it was live in}``: a theme's baseline starts there
+- ``s|{theme}``         ``[sum, n]`` of its members' satisfaction (0-100), recent items weighted more
 
 A window's keys are deleted when it closes, so the state holds only the open windows (bounded by grace).
 """
@@ -27,6 +28,7 @@ MAX_QUOTES = 3
 MAX_QUOTE_CHARS = 300
 META = "m"
 BIRTHS = "b"
+SATISFACTION_MEMORY = 2000  # scored items per theme after which the sums are halved (recent ones count more)
 # Keys a write-behind state must send first, so that a flush cut short by a crash never recovers a count
 # without what guards it: the meta (a closed window stays closed: items read again are late, not recounted),
 # then the per-item dedup keys (an item whose count survived is known as counted). A cut therefore loses counts
@@ -93,6 +95,11 @@ class WindowCounts:
         info = self.state.get(f"t|{theme_id}")
         return (info[0], info[1]) if info else (None, None)
 
+    def satisfaction(self, theme_id: str) -> tuple[float, float] | None:
+        """The mean satisfaction (0-100) of a theme's scored first-hand members, and their (decayed) number."""
+        kept = self.state.get(f"s|{theme_id}")
+        return (kept[0] / kept[1], kept[1]) if kept and kept[1] > 0 else None
+
     # -- counting ---------------------------------------------------------------------------------------
     def add(self, obs: Observation) -> set[tuple[int, str, str]]:
         """Count (or move) one assignment; returns the (window, slice, theme) cells it changed.
@@ -129,6 +136,8 @@ class WindowCounts:
         else:
             old_theme, old_category = None, None
             delta = {TOTAL: 1}
+            if theme and obs.revision == 0 and obs.satisfaction is not None:
+                self._remember_satisfaction(theme, obs.satisfaction)
         # Each item counts in its theme, in the empathy aggregate, and in its own empathy category whatever
         # theme it landed in ("rude" complaints spread over several themes are still one trend).
         for key, step in ((old_theme, -1), (theme, 1)):
@@ -157,6 +166,14 @@ class WindowCounts:
         key = f"t|{theme}"
         if self.state.get(key) != [label, empathy]:
             self.state[key] = [label, empathy]
+
+    def _remember_satisfaction(self, theme: str, value: float) -> None:
+        key = f"s|{theme}"
+        total, n = self.state.get(key) or (0.0, 0.0)
+        total, n = total + value, n + 1
+        if n >= SATISFACTION_MEMORY:
+            total, n = total / 2, n / 2
+        self.state[key] = [total, n]
 
     def _remember_birth(self, theme: str, win: int) -> None:
         births = self.state.get(BIRTHS) or {}

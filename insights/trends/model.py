@@ -45,6 +45,7 @@ class Observation:
     text: str
     previous_theme_id: str | None = None
     revision: int = 0
+    satisfaction: float | None = None  # the item's score on 0-100, higher is better (None: no usable score)
 
 
 @dataclass(frozen=True, slots=True)

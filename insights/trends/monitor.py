@@ -45,6 +45,11 @@ class TrendMonitor:
     closing window, ``min_observed`` items of the theme in the tested span, a rise of at least ``min_ratio``,
     ``warmup_windows`` of the slice's own history, and no alert of the same or higher severity for that slice
     and theme in the last ``cooldown_windows`` windows.
+
+    Alerts are for complaints: a theme whose scored members are satisfied on average (``praise_satisfaction``
+    or more on a 0-100 scale, over at least ``praise_min_scored`` items) is not tested, since more people
+    saying "fantastic experience" is no incident. Empathy themes, categories and the aggregate are always
+    tested; ``praise_satisfaction=None`` tests every theme.
     """
 
     def __init__(
@@ -64,6 +69,8 @@ class TrendMonitor:
         warmup_windows: int = 3,
         history_ttl_windows: int | None = None,
         count_rows: bool = True,
+        praise_satisfaction: float | None = 70.0,
+        praise_min_scored: int = 30,
     ) -> None:
         self.clock = WindowClock.of(window, grace)
         self.window_length = window if isinstance(window, str) else f"{int(self.clock.seconds)}s"
@@ -79,9 +86,11 @@ class TrendMonitor:
         self.warmup_windows = warmup_windows
         self.history_ttl = history_ttl_windows or max(100, int(10 * baseline_half_life))
         self.count_rows = count_rows
+        self.praise_satisfaction = praise_satisfaction
+        self.praise_min_scored = praise_min_scored
         self._dirty: set[tuple[int, str, str]] = set()
         self._pending_rows: list[dict[str, Any]] = []
-        self.stats = {"tested": 0, "slice_windows": 0, "alerts": 0, "suppressed": 0}
+        self.stats = {"tested": 0, "slice_windows": 0, "alerts": 0, "suppressed": 0, "praise": 0}
 
     # -- the interface ----------------------------------------------------------------------------------
     def observe(self, obs: Observation, advance: bool = True) -> list[Alert]:
@@ -170,6 +179,12 @@ class TrendMonitor:
     def _empathy_of(self, theme: str) -> str | None:
         return category_of(theme) or self.counts.theme_info(theme)[1]
 
+    def _is_praise(self, theme: str) -> bool:
+        if self.praise_satisfaction is None or theme == EMPATHY_THEME_ID or self._empathy_of(theme):
+            return False
+        known = self.counts.satisfaction(theme)
+        return known is not None and known[1] >= self.praise_min_scored and known[0] >= self.praise_satisfaction
+
     def _test_slice(self, win: int, key: str, record: dict[str, Any]) -> list[_Candidate]:
         history = self.history
         if history.record(key)["nw"] < self.warmup_windows or record["n"] < self.min_volume:
@@ -180,6 +195,9 @@ class TrendMonitor:
         for theme, x in sorted(record["t"].items()):
             if win - births.get(theme, win) < self.warmup_windows:
                 continue  # too new to have a baseline of its own
+            if self._is_praise(theme):
+                self.stats["praise"] += 1
+                continue
             best: tuple[int, TailTest] | None = None
             base = history.baseline(key, theme)
             dispersion = history.dispersion(key, theme)
