@@ -564,11 +564,12 @@ class ThemeModel:
 
     def _publish_growth(self) -> None:
         """An "update" event for themes that grew by ``update_growth`` since last published (bounded traffic)."""
-        for tid, st in self.stats.items():
-            if st.count >= (1 + self.update_growth) * max(st.published_size, 1):
-                self._describe({tid}, quiet=True)
-                st.published_size = st.count
-                self.registry.emit(self.registry.get(tid), "update", reason="grew")
+        grown = [t for t, st in self.stats.items() if st.count >= (1 + self.update_growth) * max(st.published_size, 1)]
+        if grown:
+            self._describe(set(grown), quiet=True)  # one c-TF-IDF pass over all themes, not one per grown theme
+        for tid in grown:
+            self.stats[tid].published_size = self.stats[tid].count
+            self.registry.emit(self.registry.get(tid), "update", reason="grew")
         self._flush_resolved()
 
     def _retire_stale(self) -> None:
