@@ -16,6 +16,7 @@ from typing import Any
 
 import faust
 
+from insights.memory import trim_heap
 from insights.pipeline import BatchResult, RawMessage
 from insights.runtime import Runtime, make_monitor
 from insights.settings import Settings
@@ -230,6 +231,11 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
             for alert in new_alerts:
                 log.warning("ALERT %s: %s", alert["alert_id"], alert.get("explanation", ""))
                 await alerts.send(key=alert["alert_id"].encode(), value=_dumps(alert))
+
+    @app.timer(interval=30.0)
+    async def release_free_memory() -> None:
+        """Return the heap's free pages to the OS, so RSS follows what the worker really holds."""
+        trim_heap()
 
     @app.timer(interval=2.0)
     async def store_window_counts() -> None:
