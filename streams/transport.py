@@ -16,6 +16,8 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from streams.consumer import AtLeastOnceConsumer
+
 log = logging.getLogger(__name__)
 
 
@@ -34,7 +36,7 @@ class BoundedFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
-class BoundedFetchConsumer(faust_aiokafka.Consumer):
+class BoundedFetchConsumer(AtLeastOnceConsumer):
     def _new_consumer_thread(self) -> BoundedFetchConsumerThread:
         return BoundedFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -44,7 +46,8 @@ class BoundedFetchTransport(faust_aiokafka.Transport):
 
 
 class InsightsApp(faust.App):
-    """A faust App whose consumers bound a whole fetch (see the module docstring)."""
+    """A faust App whose consumers bound a whole fetch (see the module docstring) and commit only what the streams
+    processed (see ``streams.consumer``)."""
 
     def _new_transport(self) -> BoundedFetchTransport:
         return BoundedFetchTransport(self.conf.broker_consumer, self)
