@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         "backlog holds and how far partitions drift apart in event time (open trend windows wait for the slowest); "
         "a larger message still arrives whole"
     )
+    kafka_table_recovery_check: bool = Field(
+        True, description="After a rebalance, stop the worker if a trend-state changelog partition ends before the "
+        "last record this worker wrote to it (data lost on the broker). Turn it off on Tansu: it reports a "
+        "partition's end as its last batch's first offset + 1, which trips the check on every rebalance"
+    )
     worker_data_dir: str = Field(".cache/worker", description="Faust's local state folder")
 
     # Store

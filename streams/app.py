@@ -100,6 +100,7 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         broker_commit_interval=1.0,
         broker_rebalance_timeout=settings.kafka_rebalance_timeout,
         broker_session_timeout=min(60.0, settings.kafka_rebalance_timeout * 2),
+        recovery_consistency_check=settings.kafka_table_recovery_check,
     )
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insights-domain")
     # the learner's model lives in its own thread (see Runtime.build), so discovery never holds up embedding

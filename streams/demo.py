@@ -56,6 +56,7 @@ def _worker_env(settings: Settings) -> dict[str, str]:
             "ALERT_MIN_VOLUME": str(settings.alert_min_volume),
             "BATCH_SIZE": str(settings.batch_size),
             "KAFKA_REBALANCE_TIMEOUT": str(settings.kafka_rebalance_timeout),
+            "KAFKA_TABLE_RECOVERY_CHECK": "false",  # the embedded broker is Tansu (see insights.settings)
             "LOG_LEVEL": "INFO",
             "HF_HUB_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
