@@ -101,6 +101,10 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         broker_rebalance_timeout=settings.kafka_rebalance_timeout,
         broker_session_timeout=min(60.0, settings.kafka_rebalance_timeout * 2),
         recovery_consistency_check=settings.kafka_table_recovery_check,
+        # A rebalance does not wait for batches in flight (a discovery round can take tens of seconds, past the
+        # group's rebalance timeout): their offsets are not committed, so the partitions' next owner reads them
+        # again, and every stage is idempotent (upserts by id, trend counts by feedback id).
+        stream_wait_empty=False,
     )
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="insights-domain")
     # the learner's model lives in its own thread (see Runtime.build), so discovery never holds up embedding

@@ -196,6 +196,15 @@ class AtLeastOnceConsumer(faust_aiokafka.Consumer):
 
     # -- commits -----------------------------------------------------------------------------------------
 
+    def ack(self, message: Any) -> bool:
+        """faust's ack, and a copy delivered twice (the re-reading above) leaves the unacknowledged set too:
+        faust keeps a message there when its offset was acknowledged or committed before, and a rebalance then
+        waits for it forever."""
+        first = super().ack(message)
+        if message.acked:
+            self._unacked_messages.discard(message)
+        return first
+
     def _new_offset(self, tp: TP) -> int | None:
         """The offset to commit: the end of the run of processed or non-existent offsets from the committed one."""
         acked = self._acked[tp]
