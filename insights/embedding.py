@@ -182,7 +182,7 @@ class Embedder:
                 for key, vec in zip(unique, vectors, strict=True):
                     for i in missing[key]:
                         out[i] = vec
-                    self._cache[key] = vec
+                    self._cache[key] = vec.copy()  # a view would keep its whole batch alive while cached
                     self.cache_misses += 1
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)

@@ -33,3 +33,15 @@ def test_budgeted_batches_give_the_same_vectors_in_the_same_order(embedder: Embe
     assert a.shape == (len(TEXTS), embedder.dimension)
     np.testing.assert_allclose(a, b, atol=1e-5)
     assert float(a[0] @ a[-1]) < 0.99  # not one vector repeated
+
+
+def test_cached_vectors_hold_only_their_own_rows(embedder: Embedder) -> None:
+    """A cached text must not keep the array of the whole batch it was embedded in alive: popular texts
+    ("great", "N/A") stay cached for hours, each pinning a different batch."""
+    cached = Embedder(model=embedder.model, cache_size=6)  # batches of 4: the oldest batch is half evicted
+    for start in range(0, len(TEXTS), 4):
+        cached.encode(TEXTS[start:start + 4])
+    vectors = list(cached._cache.values())
+    assert len(vectors) == 6
+    held = {id(v if v.base is None else v.base): (v if v.base is None else v.base).nbytes for v in vectors}
+    assert sum(held.values()) == sum(v.nbytes for v in vectors)

@@ -152,3 +152,26 @@ def test_ctfidf_prefers_terms_specific_to_a_theme():
     assert "app" in " ".join(kw["b"][:2])
     assert short_label(["late delivery", "driver"], "x") == "late delivery"
     assert short_label([], "t0001") == "t0001"
+
+
+def _bytes_held(arrays) -> int:
+    """Memory the arrays keep alive: a view counts its whole base array (once)."""
+    bases = {}
+    for a in arrays:
+        base = a if a.base is None else a.base
+        bases[id(base)] = base.nbytes
+    return sum(bases.values())
+
+
+def test_buffered_outliers_hold_only_their_own_rows():
+    """An outlier waits in the buffer for many batches; it must not keep its whole batch's array alive (a buffer
+    of outliers from thousands of batches held thousands of batches: the worker's RSS kept growing)."""
+    texts, x, _, _ = blobs(5, 60)
+    model = ThemeModel(empathy=False, min_discovery_size=10_000).fit(texts, x)
+    rng = np.random.default_rng(6)
+    for _ in range(20):  # one far item in each batch of 100 near ones
+        far = rng.normal(size=(1, DIM)).astype(np.float32)
+        model.partial_fit(["?"] + texts[:100], np.vstack([far / np.linalg.norm(far), x[:100]]))
+    rows = [row for _, _, row in model.buffer]
+    assert len(rows) >= 20
+    assert _bytes_held(rows) <= len(rows) * DIM * 4 * 1.01

@@ -358,7 +358,9 @@ class ThemeModel:
         self._added_since_round += 1
         if len(self.buffer) == self.buffer.maxlen:
             self.dropped_ += 1
-        self.buffer.append((item_id, text, np.asarray(x, dtype=np.float32)))
+        # A copy, not a view: a row of the batch's array would keep the whole batch alive while the item waits,
+        # and a buffer of outliers from thousands of batches then held thousands of batches (RSS kept growing).
+        self.buffer.append((item_id, text, np.array(x, dtype=np.float32, copy=True)))
 
     def _buffer_ready(self) -> bool:
         """Enough new outliers since the last round: the buffer grew by half, or (when full) turned over by half."""
