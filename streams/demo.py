@@ -36,6 +36,7 @@ DEMO_DIR = Path("demo-data")
 DEFAULT_DEMO_DB = "sqlite:///demo-data/insights.db"
 RATE_PER_SECOND = 60  # the most it produces; it waits whenever the worker is MAX_BACKLOG behind
 MAX_BACKLOG = 300
+DRAIN_SECONDS = 30  # at the end, how long to wait for the worker to store what is still in flight
 SEED_ITEMS = 1500
 ITEMS_PER_WINDOW = 300
 QUIET_WINDOWS = 8
@@ -125,19 +126,28 @@ async def _watch_alerts(settings: Settings, stop_at: float, counters: dict) -> N
 async def _progress(store: InsightStore, stop_at: float, started: float, duration: int, counters: dict) -> None:
     bar = tqdm(total=duration, unit="s", desc="demo", file=sys.stderr, dynamic_ncols=True,
                bar_format="{desc} {bar} {n:.0f}/{total}s{postfix}")
+    def refresh() -> None:
+        with contextlib.suppress(Exception):  # the worker may be creating tables at this very moment
+            from insights.store import FeedbackRecord, ThemeRecord
+
+            counters["stored"] = store.count(FeedbackRecord)
+            counters["themes"] = store.count(ThemeRecord)
+        bar.n = min(duration, time.monotonic() - started)
+        bar.set_postfix_str(  # tqdm puts ", " before it
+            f"produced {counters['produced']:,} stored {counters['stored']:,} "
+            f"themes {counters['themes']} alerts {counters['alerts']}"
+        )
+
     try:
         while time.monotonic() < stop_at:
             await asyncio.sleep(1.0)
-            with contextlib.suppress(Exception):  # the worker may be creating tables at this very moment
-                from insights.store import FeedbackRecord, ThemeRecord
-
-                counters["stored"] = store.count(FeedbackRecord)
-                counters["themes"] = store.count(ThemeRecord)
-            bar.n = min(duration, time.monotonic() - started)
-            bar.set_postfix_str(  # tqdm puts ", " before it
-                f"produced {counters['produced']:,} stored {counters['stored']:,} "
-                f"themes {counters['themes']} alerts {counters['alerts']}"
-            )
+            refresh()
+        # The last batches are still in the worker when producing stops: let it store them before it is stopped,
+        # so that the summary accounts for every message (the simulator sends only valid ones).
+        drain_until = time.monotonic() + DRAIN_SECONDS
+        while counters["stored"] < counters["produced"] and time.monotonic() < drain_until:
+            await asyncio.sleep(0.5)
+            refresh()
     finally:
         bar.close()
 
