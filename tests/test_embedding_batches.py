@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from insights.embedding import Embedder
+from tests.arrays import bytes_held
 
 TEXTS = (
     ["ok", "The agent was rude to me"]
@@ -43,5 +44,4 @@ def test_cached_vectors_hold_only_their_own_rows(embedder: Embedder) -> None:
         cached.encode(TEXTS[start:start + 4])
     vectors = list(cached._cache.values())
     assert len(vectors) == 6
-    held = {id(v if v.base is None else v.base): (v if v.base is None else v.base).nbytes for v in vectors}
-    assert sum(held.values()) == sum(v.nbytes for v in vectors)
+    assert bytes_held(vectors) == sum(v.nbytes for v in vectors)

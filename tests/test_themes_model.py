@@ -10,6 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from insights.themes import ThemeModel, cluster_embeddings
 from insights.themes.keywords import count_terms, ctfidf_keywords, short_label
+from tests.arrays import bytes_held
 
 DIM = 32
 
@@ -154,15 +155,6 @@ def test_ctfidf_prefers_terms_specific_to_a_theme():
     assert short_label([], "t0001") == "t0001"
 
 
-def _bytes_held(arrays) -> int:
-    """Memory the arrays keep alive: a view counts its whole base array (once)."""
-    bases = {}
-    for a in arrays:
-        base = a if a.base is None else a.base
-        bases[id(base)] = base.nbytes
-    return sum(bases.values())
-
-
 def test_buffered_outliers_hold_only_their_own_rows():
     """An outlier waits in the buffer for many batches; it must not keep its whole batch's array alive (a buffer
     of outliers from thousands of batches held thousands of batches: the worker's RSS kept growing)."""
@@ -174,4 +166,4 @@ def test_buffered_outliers_hold_only_their_own_rows():
         model.partial_fit(["?"] + texts[:100], np.vstack([far / np.linalg.norm(far), x[:100]]))
     rows = [row for _, _, row in model.buffer]
     assert len(rows) >= 20
-    assert _bytes_held(rows) <= len(rows) * DIM * 4 * 1.01
+    assert bytes_held(rows) <= len(rows) * DIM * 4 * 1.01
