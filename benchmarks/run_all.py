@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # name -> (full arguments, quick arguments); the order puts the cheap, deterministic ones first
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "pii": ([], ["--seconds", "1"]),
+    "hot_path": ([], ["--messages", "5000", "--texts", "1000"]),
     "discovery": (["--memory"], []),
     "alerts": ([], ["--trials", "40", "--agent-trials", "10"]),
     "impact": (["--seeds", "40"], []),
