@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
+from rfc3339_validator import validate_rfc3339
 
 SCHEMA_NAMES = ("survey_response", "review", "theme_assignment", "theme_event", "alert", "dead_letter")
 
@@ -40,8 +43,30 @@ def validator(name: str, version: int = 1) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+def _is_rfc3339(value: str) -> bool:
+    """The date-time check jsonschema applies (rfc3339-validator on the upper-cased string)."""
+    return validate_rfc3339(value.upper())
+
+
+@cache
+def compiled_check(name: str, version: int = 1) -> Callable[[Any], Any]:
+    """The schema compiled to Python by fastjsonschema: raises on an invalid document.
+
+    Every incoming message is validated, so this is per-item cost: 22 us against 389 us for jsonschema's
+    validator on the simulator's survey responses (2,000 documents, same verdict on each). jsonschema stays the
+    reference: it explains every rejection and decides wherever fastjsonschema rejects, and a property test
+    (tests/test_fuzz_parsers.py) checks that fastjsonschema accepts nothing jsonschema rejects.
+    """
+    return fastjsonschema.compile(load_schema(name, version), formats={"date-time": _is_rfc3339})
+
+
 def first_error(name: str, document: Any, version: int = 1) -> str | None:
     """A one-line description of the most relevant schema violation, or None when the document is valid."""
+    try:
+        compiled_check(name, version)(document)
+        return None
+    except fastjsonschema.JsonSchemaException:
+        pass  # invalid (or only fastjsonschema says so): jsonschema decides and says why
     error: ValidationError | None = best_match(validator(name, version).iter_errors(document))
     if error is None:
         return None

@@ -18,15 +18,17 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import fastjsonschema
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from jsonschema.exceptions import best_match
 
 from insights.dead_letter import ORIGINAL_MAX_BYTES, original_bytes
 from insights.pipeline import FeedbackProcessor, RawMessage
 from insights.records import Feedback, InvalidFeedback, parse_feedback
-from insights.schemas import first_error
+from insights.schemas import compiled_check, first_error, validator
 from tests.messages import encode, review, survey
 
 TOPICS = {"survey": "cx.feedback.survey", "review": "cx.feedback.review"}
@@ -162,6 +164,37 @@ def test_a_batch_reconciles_every_message_is_accepted_or_dead_lettered(batch: li
         _check_accepted(fb, 500)
     for assignment in result.assignments:
         assert first_error("theme_assignment", assignment) is None
+
+
+# -- the fast validator and the reference --------------------------------------------------------------------
+def _reference_accepts(schema: str, doc: Any) -> bool:
+    return best_match(validator(schema).iter_errors(doc)) is None
+
+
+def _fast_accepts(schema: str, doc: Any) -> bool:
+    try:
+        compiled_check(schema)(doc)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
+@FUZZ
+@given(message=near_valid())
+@example(message=("survey", encode(dict(survey(1), schema_version=True))))  # Python's True == 1
+@example(message=("survey", encode(dict(survey(1), schema_version=1.0))))  # JSON's 1.0 is 1
+@example(message=("survey", encode(dict(survey(1), responded_at="2024-05-01T00:00:04+0000"))))  # not RFC 3339
+@example(message=("review", encode(dict(review(1), rating=False))))
+def test_the_fast_validator_accepts_nothing_the_reference_rejects(message: tuple[str, bytes]) -> None:
+    """first_error trusts fastjsonschema's "valid" (jsonschema decides the rest): that must never be a pass
+    jsonschema would refuse. Both verdicts agree on these documents, in fact, so the fast path changes nothing."""
+    kind, raw = message
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return  # not JSON: rejected before any schema
+    schema = "survey_response" if kind == "survey" else "review"
+    assert _fast_accepts(schema, doc) == _reference_accepts(schema, doc), doc
 
 
 # -- oversized bodies -------------------------------------------------------------------------------------------
