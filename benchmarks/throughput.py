@@ -1,8 +1,10 @@
 """End-to-end throughput of the worker against raw ``model.encode`` on the same texts, in the same run.
 
 Produces N realistic messages from the project's simulator to a Tansu broker, runs the real worker until all
-are stored, and times ``model.encode`` on the same texts. Also measures produce-to-store latency under light
-load and the worker's peak RSS. The LAST line is ``end_to_end_vs_encode=<ratio>``.
+are stored, and times ``model.encode`` on the same texts, before and after the worker's run (the reference is the
+mean of the two, so a VM whose speed drifts during the run does not skew the ratio one way; the difference is
+printed). Also measures produce-to-store latency under light load and the worker's peak RSS. The LAST line is
+``end_to_end_vs_encode=<ratio>``.
 
 The reference is PyTorch's ``model.encode`` (what sentence-transformers does out of the box). The worker embeds
 on its default backend, ONNX Runtime (same vectors, less CPU); with ``--backend onnx`` raw encode is timed on
@@ -156,11 +158,10 @@ def main() -> None:
     print(f"{len(docs)} messages, {unique} distinct texts ({args.repeats} repeats)")
 
     reference = texts[: args.encode_sample] if args.encode_sample else texts
-    encode_rate = time_encode(load_sentence_transformer("all-MiniLM-L6-v2"), reference, "raw model.encode")
-    backend_rate = None
+    models = {"raw model.encode": load_sentence_transformer("all-MiniLM-L6-v2")}
     if args.backend != "torch":
-        backend_rate = time_encode(load_sentence_transformer("all-MiniLM-L6-v2", backend=args.backend), reference,
-                                   f"raw encode on {args.backend}")
+        models[f"raw encode on {args.backend}"] = load_sentence_transformer("all-MiniLM-L6-v2", backend=args.backend)
+    before = {name: time_encode(model, reference, f"{name}, before the worker") for name, model in models.items()}
 
     tmp = Path(tempfile.mkdtemp(prefix="insights-bench-"))
     db = f"sqlite:///{tmp / 'bench.db'}"
@@ -216,6 +217,14 @@ def main() -> None:
         print(f"worker peak RSS until {args.rss_mark:,} stored: {at_mark:,.0f} MiB; over all {args.messages:,}: "
               f"{peak:,.0f} MiB (x{peak / at_mark:.2f})")
     print(f"at {datetime.now(UTC).isoformat(timespec='seconds')}, data in {tmp}")
+    # The VM's speed drifts over minutes; raw encode timed on both sides of the worker's run brackets it.
+    after = {name: time_encode(model, reference, f"{name}, after the worker") for name, model in models.items()}
+    rates = {name: (before[name] + after[name]) / 2 for name in models}
+    for name in models:
+        drift = abs(after[name] - before[name]) / rates[name]
+        print(f"{name}: {rates[name]:,.0f} texts/s, the mean of before and after (they differ by {drift:.0%})")
+    encode_rate = rates["raw model.encode"]
+    backend_rate = rates.get(f"raw encode on {args.backend}")
     if backend_rate:
         print(f"end to end vs raw encode on the worker's own backend ({args.backend}): {e2e_rate / backend_rate:.2f}")
     print(f"end_to_end_vs_encode={e2e_rate / encode_rate:.2f}")
