@@ -88,8 +88,8 @@ def direct_sender(app: faust.App) -> Callable[[str, bytes | None, bytes], Awaita
     """``send(topic, key, value)`` on the app's started aiokafka producer, returning the delivery future.
 
     The worker sends one message per feedback item (its assignment), so the send path is per-item cost. faust's
-    ``Topic.send`` wraps each message (futures, callbacks, sensors, serializers) at 282 us of CPU per message
-    against 47 us for the same producer's own ``send`` (measured on Tansu, 20,000 assignment-sized messages).
+    ``Topic.send`` wraps each message (futures, callbacks, sensors, serializers) at 285 us of CPU per message
+    against 65 us for the same producer's own ``send`` (benchmarks/hot_path.py: Tansu, 20,000 assignments).
     Same producer, same default partitioner (murmur2 of the key), so keys land where faust would put them.
     """
     producer = app.producer._ensure_producer()  # type: ignore[attr-defined]  # faust exposes no public getter
