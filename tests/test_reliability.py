@@ -18,6 +18,7 @@ import signal
 import time
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -56,16 +57,21 @@ RISE_AGENT = "a-03"
 SECOND_RISE_AGENT = "a-05"  # rises after the kill, so the restarted worker has alerts of its own to publish
 
 
-def messages(n: int, seed: int = 11) -> list[tuple[str, bytes, str]]:
+def messages(n: int, seed: int = 11, unique: bool = False) -> list[tuple[str, bytes, str]]:
     """(topic, bytes, feedback id) of n surveys and reviews, 150 per event-time hour, short texts from a small
     pool (so the worker embeds each once and then hits its cache); from the 12th hour agent a-03's customers
-    mostly complain that the agent was rude, and from message 4,150 (after the kill) a-05's too."""
+    mostly complain that the agent was rude, and from message 4,150 (after the kill) a-05's too.
+
+    ``unique`` gives every text its own order number: nothing is cached, so the worker reads at the model's
+    pace (hundreds a second, not thousands) and a test can act while a backlog is still being read."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
         agent = rng.choice(AGENTS)
         rising = (i // 150 >= 12 and agent == RISE_AGENT) or (i >= 4_150 and agent == SECOND_RISE_AGENT)
         text = rng.choice(RUDE) if rng.random() < (0.6 if rising else 0.04) else rng.choice(OTHER)
+        if unique:
+            text = f"{text} (order {seed}-{i})"
         at = (START + timedelta(seconds=24 * i)).isoformat()
         if i % 4 == 3:
             doc = review(i, body=text, title=None, agent_id=agent, published_at=at)
@@ -92,6 +98,24 @@ def _assert_each_stored_once(store: InsightStore, expected: set[str]) -> list[st
     assert len(ids) == len(set(ids)) == len(expected), f"{len(ids)} rows, {len(set(ids))} ids, {len(expected)} sent"
     assert set(ids) == expected
     return ids
+
+
+def _produce_until_flowing(bootstrap: str, inputs: list[tuple[str, bytes]], flowing: Callable[[], bool],
+                           worker: WorkerProcess, chunk: int = 100) -> list[tuple[str, bytes]]:
+    """Produce ``inputs`` a chunk at a time until ``flowing()``; return what is still unproduced.
+
+    The worker reads cached texts at thousands a second: produced at once, a thousand messages are all stored
+    before a poll can see that they started to flow, and a kill then lands after the stream, not in it."""
+    for start in range(0, len(inputs), chunk):
+        produce(bootstrap, inputs[start : start + chunk])
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            worker.assert_running()
+            if flowing():
+                return inputs[start + chunk :]
+            time.sleep(0.02)
+    wait_until(flowing, timeout=120, worker=worker, what="the stream to flow")
+    return []
 
 
 def _counted(store: InsightStore) -> int:
@@ -125,16 +149,16 @@ def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(broker, sql
     try:
         # alerts out before the kill, so the restart has alerts it could publish again
         wait_until(lambda: store.count(AlertRecord) > 0, timeout=180, worker=first, what="a first alert")
-        produce(broker.bootstrap_servers, rest)
         stored_before = store.count(FeedbackRecord)
-        wait_until(lambda: store.count(FeedbackRecord) >= stored_before + 200, timeout=120, worker=first,
-                   what="the rest to start flowing")
+        unproduced = _produce_until_flowing(
+            broker.bootstrap_servers, rest, lambda: store.count(FeedbackRecord) >= stored_before + 200, first)
         _kill_9(first)  # mid-stream
     finally:
         first.stop()
     at_kill = store.count(FeedbackRecord)
     alerts_at_kill = store.count(AlertRecord)
     assert at_kill < len(valid), "the worker finished before it was killed: the test proves nothing"
+    produce(broker.bootstrap_servers, unproduced)  # the sources went on sending while the worker was down
 
     second = WorkerProcess(env, tmp_path / "worker-2.log")
     try:
@@ -192,9 +216,11 @@ def test_rebalances_while_a_backlog_is_read_lose_nothing(broker, sqlite_url: str
     """A second worker joins and is killed while the first reads a backlog, then the first is killed too and
     restarted: each rebalance revokes partitions with batches in flight and seeks back to the committed offsets
     while records are being delivered. faust 0.15 skipped or over-committed such records (streams.consumer)."""
-    valid = messages(10_000, seed=23)  # cached short texts are read fast: the backlog must be long
+    # Texts the worker must embed: cached ones are read at thousands a second, and a backlog of 10,000 of them
+    # was still read whole before the test could kill the worker.
+    valid = messages(5_000, seed=23, unique=True)
     valid_ids = {fid for _, _, fid in valid}
-    early, late = [(t, raw) for t, raw, _ in valid[:2_000]], [(t, raw) for t, raw, _ in valid[2_000:]]
+    early, late = [(t, raw) for t, raw, _ in valid[:1_000]], [(t, raw) for t, raw, _ in valid[1_000:]]
     env = worker_env(broker.bootstrap_servers, sqlite_url, tmp_path, WINDOW="1h", GRACE="3h")
     produce(broker.bootstrap_servers, early)
     store = InsightStore.from_url(sqlite_url)
