@@ -27,6 +27,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
+SQLITE_BUSY_WAIT_S = 30.0  # how long a SQLite connection waits for another one's lock, in SQLite and in _enable_wal
+
+
 def create_db_engine(url: str, echo: bool = False) -> Engine:
     """An engine for the store; SQLite gets WAL and a busy timeout so the API can read while the worker writes."""
     url = normalise_url(url)
@@ -34,7 +37,7 @@ def create_db_engine(url: str, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_WAIT_S})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -46,9 +49,6 @@ def create_db_engine(url: str, echo: bool = False) -> Engine:
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
-
-
-SQLITE_BUSY_WAIT_S = 30.0  # the same patience as the busy timeout the connections get
 
 
 def _enable_wal(dbapi_connection: sqlite3.Connection) -> None:
