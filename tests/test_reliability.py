@@ -33,6 +33,7 @@ from tests.messages import broken_messages, encode, review, survey
 from tests.pg_harness import LocalPostgres, unavailable_reason
 from tests.worker_harness import (
     WorkerProcess,
+    poll_until,
     produce,
     read_json_topic,
     read_topic,
@@ -108,12 +109,8 @@ def _produce_until_flowing(bootstrap: str, inputs: list[tuple[str, bytes]], flow
     before a poll can see that they started to flow, and a kill then lands after the stream, not in it."""
     for start in range(0, len(inputs), chunk):
         produce(bootstrap, inputs[start : start + chunk])
-        deadline = time.monotonic() + 0.3
-        while time.monotonic() < deadline:
-            worker.assert_running()
-            if flowing():
-                return inputs[start + chunk :]
-            time.sleep(0.02)
+        if poll_until(flowing, 0.3, worker, interval=0.02):
+            return inputs[start + chunk :]
     wait_until(flowing, timeout=120, worker=worker, what="the stream to flow")
     return []
 
@@ -240,10 +237,7 @@ def test_rebalances_while_a_backlog_is_read_lose_nothing(broker, sqlite_url: str
         wait_until(lambda: first.log_text().count("Setting newly assigned partitions") >= 3, timeout=120,
                    worker=first, what="the first worker to take the partitions back")
         taken_back = store.count(FeedbackRecord)
-        deadline = time.monotonic() + 120
-        while store.count(FeedbackRecord) < taken_back + 50 and time.monotonic() < deadline:
-            first.assert_running()
-            time.sleep(0.1)
+        poll_until(lambda: store.count(FeedbackRecord) >= taken_back + 50, 120, first, interval=0.1)
         _kill_9(first)  # while it reads the partitions it took back
     finally:
         first.stop()

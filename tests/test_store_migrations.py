@@ -85,8 +85,8 @@ def _start_at_once(url: str, starts: int = 4) -> list[BaseException]:
 
 def test_sqlite_starts_at_once_never_fail_on_a_locked_file(tmp_path) -> None:
     """Turning WAL on, and opening a file while another engine's last connection closes, fail at once with
-    "database is locked" (SQLite's busy timeout does not cover them). CI met it 1 time in 25 four-way starts;
-    80 fresh files make the old code fail here nearly every run."""
+    "database is locked" (SQLite's busy timeout does not cover them). CI met it once; here 4 in 100 four-way
+    starts failed, so 80 fresh files make the old code fail nearly every run."""
     failed = []
     for i in range(80):
         errors = _start_at_once(f"sqlite:///{tmp_path}/store-{i}.db")

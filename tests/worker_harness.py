@@ -115,15 +115,23 @@ def read_json_topic(bootstrap: str, topic: str, partitions: int = 1) -> list[dic
     return [json.loads(v) for v in read_topic(bootstrap, topic, partitions)]
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, worker: WorkerProcess | None = None,
-               what: str = "condition") -> None:
+def poll_until(condition: Callable[[], bool], timeout: float, worker: WorkerProcess | None = None,
+               interval: float = 1.0) -> bool:
+    """Whether ``condition()`` came true within ``timeout`` (checked every ``interval`` s, the worker alive)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker is not None:
             worker.assert_running()
         if condition():
-            return
-        time.sleep(1.0)
+            return True
+        time.sleep(interval)
+    return False
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, worker: WorkerProcess | None = None,
+               what: str = "condition") -> None:
+    if poll_until(condition, timeout, worker):
+        return
     tail = worker.log_text()[-3000:] if worker else ""
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail}")
 
