@@ -20,7 +20,8 @@ import numpy as np
 from insights.themes.coarse import group_fine_themes, match_groups
 from insights.themes.discovery import Clustering, DiscoveryParams, cluster_embeddings
 from insights.themes.empathy import EmpathyMatcher
-from insights.themes.keywords import ctfidf_keywords, prune, representative_quotes, short_label
+from insights.themes.keywords import count_terms, ctfidf_keywords, prune, representative_quotes, short_label
+from insights.themes.refine import StreamSample, plan_splits
 from insights.themes.registry import ThemeRegistry
 from insights.themes.stats import ThemeStats
 from insights.themes.types import Theme, ThemeEvent, ThemePrediction, decode_array, encode_array
@@ -41,6 +42,8 @@ class ThemeModel:
     ``outlier_quantile`` is the share of discovered members allowed below the assignment threshold (it sets
     how far from a theme an item may be and still join it); ``buffer_size`` caps the unassigned items kept
     for the next discovery round; ``min_discovery_size`` is how many buffered items start a round.
+    ``sample_size`` bounds the uniform sample of everything learnt that a refinement round re-clusters (when the
+    items seen double, at most every ``refine_every``) to split broad streaming themes; 0 turns refinement off.
     """
 
     def __init__(
@@ -61,6 +64,8 @@ class ThemeModel:
         reservoir_size: int = 48,
         empathy_share: float = 0.4,
         update_growth: float = 0.2,
+        sample_size: int = 5000,
+        refine_every: int = 50_000,
         random_state: int = 0,
     ) -> None:
         self.embedder = embedder
@@ -77,6 +82,8 @@ class ThemeModel:
         self.reservoir_size = reservoir_size
         self.empathy_share = empathy_share
         self.update_growth = update_growth
+        self.sample_size = sample_size
+        self.refine_every = refine_every
         self.random_state = random_state
         self._empathy_arg = empathy
         self._empathy: EmpathyMatcher | None = empathy if isinstance(empathy, EmpathyMatcher) else None
@@ -93,6 +100,9 @@ class ThemeModel:
         self.seen_ = 0
         self.dropped_ = 0
         self.discovery_rounds_ = 0
+        self.refinement_rounds_ = 0
+        self.sample = StreamSample(self.sample_size)
+        self._next_refine = 2 * self.min_discovery_size
         self._last_round_buffer = 0
         self._added_since_round = 0
         self._resolved: list[tuple[str, ThemePrediction]] = []
@@ -233,6 +243,8 @@ class ThemeModel:
         texts = list(texts)
         n = len(x)
         self.seen_ = n
+        self.sample.offer(texts, x, self._rng)
+        self._next_refine = self._refine_after(n)
         empathy = self._classify(x)
         if n > self.max_discovery_size:
             sample = np.sort(self._rng.choice(n, self.max_discovery_size, replace=False))
@@ -303,10 +315,11 @@ class ThemeModel:
             self.stats[tid].vec_sum += x[i]
         return out
 
-    def _calibrate(self, member_sims: np.ndarray) -> None:
-        """Thresholds from the data: assignment, "same theme" matching and merging."""
-        self.threshold_ = float(np.quantile(member_sims, self.outlier_quantile))
-        self.registry.extra["assign_threshold"] = self.threshold_
+    def _calibrate(self, member_sims: np.ndarray, assign: bool = True) -> None:
+        """Thresholds from the data: assignment (unless ``assign`` is False), "same theme" matching and merging."""
+        if assign:
+            self.threshold_ = float(np.quantile(member_sims, self.outlier_quantile))
+            self.registry.extra["assign_threshold"] = self.threshold_
         ids, matrix = self.registry.centroid_matrix()
         # a new cluster continues a theme when its centre is closer to it than half the theme's own members
         # are, and closer than 95% of the neighbouring themes discovery kept apart
@@ -330,6 +343,7 @@ class ThemeModel:
         if len(x) == 0:
             return self
         self.seen_ += len(x)
+        self.sample.offer(texts, x, self._rng)
         ids_, matrix = self.registry.centroid_matrix()
         if ids_ and self.threshold_ is not None and self.stats:
             empathy = self._classify(x)
@@ -350,6 +364,8 @@ class ThemeModel:
                 self._buffer_item(item_ids[i], texts[i], x[i])
         if self._buffer_ready():
             self._discovery_round()
+        if self._refine_ready():
+            self._refinement_round()
         self._publish_growth()
         self._retire_stale()
         return self
@@ -500,6 +516,88 @@ class ThemeModel:
             self._resolved.append((items[i][0], self._prediction(tid, sim, *empathy[i])))
         self._resolved_pending = []
         self._resolved_items = ([], None, [])
+
+    # -- refinement -----------------------------------------------------------------------------------------
+    def _refine_after(self, seen: int) -> int:
+        """When the next refinement is due: once the items seen have doubled, and at least every ``refine_every``."""
+        return seen + max(self.min_discovery_size, min(seen, self.refine_every))
+
+    def _refine_ready(self) -> bool:
+        return (
+            self.sample_size > 0
+            and bool(self.stats)
+            and self.threshold_ is not None
+            and self.seen_ >= self._next_refine
+        )
+
+    def _refinement_round(self) -> None:
+        """Re-cluster the sample of everything learnt and split the themes it finds several groups inside."""
+        self._next_refine = self._refine_after(self.seen_)
+        x = self.sample.embeddings()
+        ids_, matrix = self.registry.centroid_matrix()
+        if len(x) < self.min_discovery_size or not ids_:
+            return
+        self.refinement_rounds_ += 1
+        clustering = cluster_embeddings(x, replace(self.params, ensemble_scales=(1.0,)))
+        sims = x @ matrix.T
+        current = sims.argmax(axis=1)
+        current[sims[np.arange(len(x)), current] < self.threshold_] = -1
+        splits = plan_splits(clustering.labels, current, self.params.resolved_min_cluster_size(len(x)))
+        by_theme: dict[int, list[np.ndarray]] = {}
+        for split in splits:
+            if ids_[split.theme] in self.stats:
+                by_theme.setdefault(split.theme, []).append(split.members)
+        changed: set[str] = set()
+        for theme, parts in by_theme.items():
+            changed |= self._split_theme(ids_[theme], x, np.flatnonzero(current == theme), parts)
+        log.info(
+            "refinement over %d sampled items: %d clusters, %d themes split into %d new ones",
+            len(x), clustering.n_clusters, len(by_theme), sum(len(p) for p in by_theme.values()),
+        )
+        if changed:
+            # the themes just kept apart must not count as "closer than any pair discovery kept apart" (a merge)
+            ids_, matrix = self.registry.centroid_matrix()
+            self._calibrate((x @ matrix.T).max(axis=1), assign=False)
+            self._describe(changed)
+            self._rebuild_coarse()
+
+    def _split_theme(self, tid: str, x: np.ndarray, members: np.ndarray, parts: list[np.ndarray]) -> set[str]:
+        """Give each part of a theme's sampled ``members`` a theme of its own; the rest keeps ``tid``.
+
+        Sizes are the parts' shares of the theme's count (the sample sees only some of its members); the theme's
+        centroid, terms and member reservoir keep only what stays, so it does not pull the new themes' feedback
+        back, nor split them off again.
+        """
+        parent = self.stats[tid]
+        texts = self.sample.texts
+        new_ids: list[str] = []
+        moved_parts: list[np.ndarray] = []
+        for part in parts:
+            moved = min(parent.count - 1, round(len(part) / len(members) * parent.count))
+            if moved < 1:
+                continue
+            part_texts = [texts[i] for i in part]
+            child_id = self._birth(x[part], part_texts, [c for c, _ in self._classify(x[part])], "split", [tid])
+            child = self.stats[child_id]
+            child.vec_sum = child.centroid.astype(np.float64) * moved
+            child.count = child.published_size = child.checked_size = moved
+            parent.count -= moved
+            parent.terms = prune(parent.terms - count_terms(part_texts))
+            new_ids.append(child_id)
+            moved_parts.append(part)
+        if not new_ids:
+            return set()
+        stay = np.setdiff1d(members, np.concatenate(moved_parts))
+        centroid = _unit(x[stay].mean(axis=0)) if len(stay) else _unit(parent.vec_sum)
+        parent.vec_sum = centroid * parent.count
+        parent.checked_size = parent.count
+        if parent.reservoir is not None and len(parent.reservoir):
+            centroids = np.stack([centroid] + [self.stats[c].centroid for c in new_ids])
+            parent.reservoir = parent.reservoir[(parent.reservoir.astype(np.float32) @ centroids.T).argmax(axis=1) == 0]
+        theme = self.registry.get(tid)
+        theme.centroid, theme.size = parent.centroid, parent.count
+        self.registry.invalidate()
+        return {tid, *new_ids}
 
     def _merge_close(self) -> set[str]:
         """Merge active themes whose centroids came closer than any pair discovery kept apart."""
@@ -682,7 +780,8 @@ class ThemeModel:
                 for k in (
                     "min_cluster_size", "min_samples", "n_neighbors", "n_components", "outlier_quantile",
                     "buffer_size", "min_discovery_size", "max_discovery_size", "max_themes", "retire_after",
-                    "reservoir_size", "empathy_share", "update_growth", "random_state",
+                    "reservoir_size", "empathy_share", "update_growth", "sample_size", "refine_every",
+                    "random_state",
                 )
             },
             "threshold": self.threshold_,
@@ -691,6 +790,9 @@ class ThemeModel:
             "seen": self.seen_,
             "dropped": self.dropped_,
             "rounds": self.discovery_rounds_,
+            "refinement_rounds": self.refinement_rounds_,
+            "next_refine": self._next_refine,
+            "sample": self.sample.to_state(),
             "last_round_buffer": self._last_round_buffer,
             "auto_id": self._auto_id,
             "next_number": dict(reg.next_number),
@@ -717,6 +819,10 @@ class ThemeModel:
         model.seen_, model.dropped_ = d["seen"], d["dropped"]
         model.discovery_rounds_, model._last_round_buffer = d["rounds"], d["last_round_buffer"]
         model._auto_id = d["auto_id"]
+        model.refinement_rounds_ = int(d.get("refinement_rounds", 0))
+        model._next_refine = int(d.get("next_refine", model._next_refine))
+        if d.get("sample"):
+            model.sample = StreamSample.from_state(d["sample"])
         reg = model.registry
         for t in d["themes"]:
             reg.add(Theme.from_dict(t))
