@@ -60,3 +60,37 @@ def test_unknown_column_is_a_usage_error(tmp_path):
     src.write_text("a,b\n1,2\n", encoding="utf-8")
     result = CliRunner().invoke(command, [str(src), "--text-column", "comment"])
     assert result.exit_code == 2 and "comment" in result.output
+
+
+def test_real_world_mess_blank_repeated_broken_and_missing_ids(tmp_path, workdir, rows, monkeypatch):
+    """What survey exports hold: blank answers, one answer given hundreds of times, a broken character, an
+    endless token, rows without an id. Blanks stay unassigned, copies share one theme, labels stay short."""
+    monkeypatch.chdir(workdir)
+    mess = [{"fid": r["fid"], "text": r["text"]} for r in rows]
+    mess += [{"fid": f"same{i}", "text": "The app keeps crashing" if i % 2 else "the app  keeps crashing"}
+             for i in range(300)]
+    mess += [{"fid": f"blank{i}", "text": t} for i, t in enumerate(["", "   ", "\n", None] * 5)]
+    mess += [{"text": "my card \ud83d was declined"}, {"fid": "long", "text": "z" * 5_000}]
+    src = tmp_path / "mess.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in mess), encoding="utf-8")
+    out, themes = tmp_path / "out.csv", tmp_path / "new" / "dir" / "themes.jsonl"
+    result = CliRunner().invoke(command, [str(src), "--id-column", "fid", "--output", str(out),
+                                          "--themes-output", str(themes)])
+    assert result.exit_code == 0, result.output
+    assert "20 without text stay unassigned" in result.output
+    assert "1 rows have no 'fid'" in result.output
+    with out.open(newline="", encoding="utf-8") as fh:
+        got = list(csv.DictReader(fh))
+    assert len(got) == len(mess)
+    by_id = {r["id"]: r for r in got}
+    assert all(not by_id[f"blank{i}"]["theme_id"] for i in range(20))
+    assert len({by_id[f"same{i}"]["theme_id"] for i in range(300)}) == 1 and by_id["same0"]["theme_id"]
+    assert by_id[str(len(mess) - 2)]["theme_id"]  # the row without an id has its row number, and a theme
+    assert max(len(r["theme_label"]) for r in got) <= 100
+    assert themes.exists() and themes.read_text(encoding="utf-8").count("\n") >= 2
+
+
+def test_top_must_be_positive(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("text\nhello\n", encoding="utf-8")
+    assert CliRunner().invoke(command, [str(src), "--top", "0"]).exit_code == 2

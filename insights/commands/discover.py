@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +18,25 @@ OUTPUT_COLUMNS = (
 )
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV (header row) or JSON Lines file (one object per line), chosen by the file suffix."""
-    if path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
-        with path.open(encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        return list(csv.DictReader(fh))
+def cell_text(value: Any) -> str:
+    """A cell as text: None is empty, JSON objects stay JSON, and lone surrogates (from JSON escapes) are
+    replaced, so one broken character cannot stop the tokenizer or the output file."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def write_atomically(path: Path, write) -> None:
+    """Write through a temporary file renamed into place: a failure never leaves half a file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _batches(texts: list[str], size: int) -> Iterator[list[str]]:
@@ -78,7 +91,7 @@ def summary_table(model, predictions, limit: int = 30) -> str:
               help="Override the HDBSCAN minimum theme size (default grows with the data).")
 @click.option("--cache/--no-cache", default=True, show_default=True,
               help="Keep the file's embeddings in .cache/embeddings for reruns.")
-@click.option("--top", default=30, show_default=True, help="Themes shown in the summary table.")
+@click.option("--top", default=30, show_default=True, type=click.IntRange(1), help="Themes shown in the summary table.")
 def discover(
     input_file: Path,
     text_column: str,
@@ -96,29 +109,51 @@ def discover(
     for feedback left unassigned).
     """
     from insights.embedding import Embedder
-    from insights.themes import ThemeModel
+    from insights.tabular import TableError, read_table, require_columns
+    from insights.themes import ThemeModel, ThemePrediction
     from insights.themes.cache import cached_embeddings
 
-    rows = read_rows(input_file)
-    if rows and text_column not in rows[0]:
-        raise click.BadParameter(f"no column {text_column!r} in {input_file}", param_hint="--text-column")
-    if rows and id_column and id_column not in rows[0]:
-        raise click.BadParameter(f"no column {id_column!r} in {input_file}", param_hint="--id-column")
-    texts = [str(r.get(text_column) or "") for r in rows]
-    ids = [str(r[id_column]) if id_column else str(i) for i, r in enumerate(rows)]
-    click.echo(f"{len(texts)} rows from {input_file}", err=True)
+    try:
+        rows = read_table(input_file)
+    except TableError as exc:
+        raise click.BadParameter(str(exc), param_hint="INPUT") from exc
+    try:
+        require_columns(rows, [text_column, id_column], input_file)
+    except TableError as exc:
+        raise click.BadParameter(str(exc), param_hint="--text-column / --id-column") from exc
+    texts = [cell_text(r.get(text_column)) for r in rows]
+    ids = [str(i) for i in range(len(rows))]
+    if id_column:
+        no_id = [i for i, r in enumerate(rows) if cell_text(r.get(id_column)) == ""]
+        ids = [cell_text(r.get(id_column)) or str(i) for i, r in enumerate(rows)]
+        if no_id:
+            click.echo(f"{len(no_id)} rows have no {id_column!r} (first: row {no_id[0]}): their row number is "
+                       "their id", err=True)
+    has_text = [i for i, t in enumerate(texts) if t.strip()]
+    click.echo(f"{len(texts)} rows from {input_file}"
+               + (f"; {len(texts) - len(has_text)} without text stay unassigned" if len(has_text) < len(texts)
+                  else ""), err=True)
     embedder = Embedder(model_name)
-    if cache:
-        x = cached_embeddings(texts, _ProgressEncoder(embedder), f"discover-{input_file.stem}", model_name)
-    else:
-        x = embed_with_progress(embedder, texts)
     model = ThemeModel(embedder=embedder, min_cluster_size=min_cluster_size)
+    kept = [texts[i] for i in has_text]
+    if not kept:
+        x = np.zeros((0, embedder.dimension), dtype=np.float32)
+    elif cache:
+        x = cached_embeddings(kept, _ProgressEncoder(embedder), f"discover-{input_file.stem}", model_name)
+    else:
+        x = embed_with_progress(embedder, kept)
     click.echo("discovering themes ...", err=True)
-    predictions = model.fit_predict(texts, x, ids=ids)
+    found = model.fit_predict(kept, x, ids=[ids[i] for i in has_text]) if kept else []
+    predictions = [ThemePrediction(None, None, None, 0.0)] * len(texts)
+    for i, p in zip(has_text, found, strict=True):
+        predictions[i] = p
     click.echo(summary_table(model, predictions, limit=top))
+    needed = model.params.resolved_min_cluster_size(len(kept))
+    if not model.registry.active("fine"):
+        click.echo(f"no themes: {len(kept)} rows with text are too few or too alike to find themes of at least "
+                   f"{needed} (try --min-cluster-size, or more feedback)", err=True)
     if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with output.open("w", newline="", encoding="utf-8") as fh:
+        def write_rows(fh) -> None:
             writer = csv.writer(fh)
             writer.writerow(OUTPUT_COLUMNS)
             for item_id, p in zip(ids, predictions, strict=True):
@@ -126,11 +161,12 @@ def discover(
                     item_id, p.theme_id or "", p.theme_label or "", p.coarse_theme_id or "",
                     p.coarse_theme_label or "", p.empathy_category or "", f"{p.similarity:.4f}",
                 ])
+
+        write_atomically(output, write_rows)
         click.echo(f"wrote {len(predictions)} rows to {output}", err=True)
     if themes_output:
-        with themes_output.open("w", encoding="utf-8") as fh:
-            for event in model.pop_events():
-                fh.write(json.dumps(event.to_message()) + "\n")
+        events = model.pop_events()
+        write_atomically(themes_output, lambda fh: fh.writelines(json.dumps(e.to_message()) + "\n" for e in events))
 
 
 class _ProgressEncoder:
