@@ -167,3 +167,26 @@ def test_buffered_outliers_hold_only_their_own_rows():
     rows = [row for _, _, row in model.buffer]
     assert len(rows) >= 20
     assert bytes_held(rows) <= len(rows) * DIM * 4 * 1.01
+
+
+def test_copies_of_one_text_are_one_theme_however_many():
+    """2,000 copies of one comment once came out as 7 themes: among identical neighbours a kNN graph's order is
+    arbitrary (here, without the fix, 3 themes)."""
+    rng = np.random.default_rng(5)
+    copy = rng.normal(size=24)
+    centres = rng.normal(size=(4, 24))
+    others = centres[rng.integers(0, 4, 200)] + rng.normal(0, 0.15, (200, 24))
+    x = np.vstack([others, np.repeat(copy[None], 2_000, axis=0)])
+    texts = [f"other {i}" for i in range(200)] + ["The app keeps crashing"] * 2_000
+    preds = ThemeModel(empathy=False).fit_predict(texts, x)
+    assert len({p.theme_id for p in preds[200:]}) == 1 and preds[200].theme_id is not None
+
+
+def test_a_theme_without_content_words_is_labelled_by_its_comment_not_its_id():
+    rng = np.random.default_rng(6)
+    centres = rng.normal(size=(4, 24))
+    x = np.vstack([centres[rng.integers(0, 4, 300)] + rng.normal(0, 0.15, (300, 24)),
+                   np.repeat(rng.normal(size=24)[None], 300, axis=0)])
+    texts = [f"late delivery number {i % 7}" for i in range(300)] + ["N/A", "n/a ", "N/A."] * 100
+    preds = ThemeModel(empathy=False).fit_predict(texts, x)
+    assert {p.theme_label for p in preds[300:]} == {"N/A"}

@@ -17,6 +17,7 @@ import numpy as np
 
 TOKEN = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
 MAX_TERMS_PER_THEME = 400
+MAX_WORD_LENGTH = 40  # longer "words" are URLs, hashes or keyboard mashing, never a label (German compounds fit)
 
 
 @lru_cache(maxsize=1)
@@ -36,7 +37,7 @@ def terms_of(text: str) -> list[str]:
     """Unigrams and bigrams of content words (stop words dropped, lower case, apostrophes removed)."""
     stop = _stop_words()
     words = [w.replace("'", "").replace("’", "") for w in TOKEN.findall(text.lower())]
-    words = [w for w in words if len(w) > 1 and w not in stop]
+    words = [w for w in words if 1 < len(w) <= MAX_WORD_LENGTH and w not in stop]
     return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a != b]
 
 
