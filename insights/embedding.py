@@ -148,6 +148,19 @@ class Embedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    @property
+    def max_tokens(self) -> int:
+        """How many tokens of a text the model reads (0 when unknown); the rest of a longer text is ignored."""
+        return int(getattr(self._model, "max_seq_length", 0) or 0)
+
+    def count_truncated(self, texts: Sequence[str]) -> int:
+        """How many ``texts`` are longer than :attr:`max_tokens`, so that only their beginning is embedded."""
+        tokenizer = getattr(self._model, "tokenizer", None)
+        if tokenizer is None or not self.max_tokens or not texts:
+            return 0
+        ids = tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
+        return sum(len(i) > self.max_tokens for i in ids)
+
     def length_batches(self, texts: list[str]) -> list[list[int]]:
         """Indices of ``texts`` in model batches of similar token length, longest first.
 

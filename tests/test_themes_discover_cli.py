@@ -70,7 +70,8 @@ def test_real_world_mess_blank_repeated_broken_and_missing_ids(tmp_path, workdir
     mess += [{"fid": f"same{i}", "text": "The app keeps crashing" if i % 2 else "the app  keeps crashing"}
              for i in range(300)]
     mess += [{"fid": f"blank{i}", "text": t} for i, t in enumerate(["", "   ", "\n", None] * 5)]
-    mess += [{"text": "my card \ud83d was declined"}, {"fid": "long", "text": "z" * 5_000}]
+    mess += [{"text": "my card \ud83d was declined"}, {"fid": "long", "text": "z" * 5_000},
+             {"fid": "review", "text": " ".join(r["text"] for r in rows[:40])}]
     src = tmp_path / "mess.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in mess), encoding="utf-8")
     out, themes = tmp_path / "out.csv", tmp_path / "new" / "dir" / "themes.jsonl"
@@ -79,13 +80,14 @@ def test_real_world_mess_blank_repeated_broken_and_missing_ids(tmp_path, workdir
     assert result.exit_code == 0, result.output
     assert "20 without text stay unassigned" in result.output
     assert "1 rows have no 'fid'" in result.output
+    assert "texts are longer than the model reads (256 tokens)" in result.output
     with out.open(newline="", encoding="utf-8") as fh:
         got = list(csv.DictReader(fh))
     assert len(got) == len(mess)
     by_id = {r["id"]: r for r in got}
     assert all(not by_id[f"blank{i}"]["theme_id"] for i in range(20))
     assert len({by_id[f"same{i}"]["theme_id"] for i in range(300)}) == 1 and by_id["same0"]["theme_id"]
-    assert by_id[str(len(mess) - 2)]["theme_id"]  # the row without an id has its row number, and a theme
+    assert by_id[str(len(mess) - 3)]["theme_id"]  # the row without an id has its row number, and a theme
     assert max(len(r["theme_label"]) for r in got) <= 100
     assert themes.exists() and themes.read_text(encoding="utf-8").count("\n") >= 2
 

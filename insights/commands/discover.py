@@ -136,6 +136,10 @@ def discover(
     embedder = Embedder(model_name)
     model = ThemeModel(embedder=embedder, min_cluster_size=min_cluster_size)
     kept = [texts[i] for i in has_text]
+    truncated = embedder.count_truncated(kept)
+    if truncated:
+        click.echo(f"{truncated} texts are longer than the model reads ({embedder.max_tokens} tokens): only their "
+                   "beginning counts toward their theme", err=True)
     if not kept:
         x = np.zeros((0, embedder.dimension), dtype=np.float32)
     elif cache:
