@@ -62,5 +62,21 @@ def test_model_state_keeps_the_sample_and_the_refinement_schedule():
     restored = ThemeModel.from_state(model.to_state())
     assert restored.sample.texts == model.sample.texts
     assert np.array_equal(restored.sample.embeddings(), model.sample.embeddings())
-    assert (restored._next_refine, restored.refinement_rounds_) == (model._next_refine, model.refinement_rounds_)
-    assert restored.sample_size == 800
+    assert (restored.fitted_on_, restored.refinement_rounds_) == (model.fitted_on_, model.refinement_rounds_)
+    assert restored.sample_size == 800 and restored.refinable_
+
+
+def test_themes_from_a_batch_fit_or_a_seeded_registry_are_not_refined():
+    """They are mature, and the trends counted them as they are: re-partitioning them made the demo's seeded
+    themes look like sudden rises (5 alerts instead of 1)."""
+    rng = np.random.default_rng(4)
+    x, _ = _groups(rng, 1_500, rng.normal(size=(6, 32)), 0.05)
+    texts = [f"item {i}" for i in range(1_500)]
+    fitted = ThemeModel(empathy=False, min_discovery_size=200, sample_size=800).fit(texts[:300], x[:300])
+    seeded = ThemeModel(empathy=False, min_discovery_size=200, sample_size=800)
+    for event in fitted.pop_events():
+        seeded.apply_event(event.to_message())
+    for model in (fitted, seeded):
+        for start in range(300, 1_500, 100):
+            model.partial_fit(texts[start : start + 100], x[start : start + 100])
+        assert len(model.sample) == 800 and model.refinement_rounds_ == 0

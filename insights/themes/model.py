@@ -43,8 +43,8 @@ class ThemeModel:
     ``outlier_quantile`` is the share of discovered members allowed below the assignment threshold (it sets
     how far from a theme an item may be and still join it); ``buffer_size`` caps the unassigned items kept
     for the next discovery round; ``min_discovery_size`` is how many buffered items start a round.
-    ``sample_size`` bounds the uniform sample of everything learnt that a refinement round re-clusters (when the
-    items seen double, at most every ``refine_every``) to split broad streaming themes; 0 turns refinement off.
+    ``sample_size`` bounds the uniform sample of everything learnt that a refinement round re-clusters to split
+    broad streaming themes, whenever the sample holds twice the items the themes were found in; 0 turns it off.
     """
 
     def __init__(
@@ -66,7 +66,6 @@ class ThemeModel:
         empathy_share: float = 0.4,
         update_growth: float = 0.2,
         sample_size: int = 5000,
-        refine_every: int = 50_000,
         random_state: int = 0,
     ) -> None:
         self.embedder = embedder
@@ -84,7 +83,6 @@ class ThemeModel:
         self.empathy_share = empathy_share
         self.update_growth = update_growth
         self.sample_size = sample_size
-        self.refine_every = refine_every
         self.random_state = random_state
         self._empathy_arg = empathy
         self._empathy: EmpathyMatcher | None = empathy if isinstance(empathy, EmpathyMatcher) else None
@@ -103,7 +101,8 @@ class ThemeModel:
         self.discovery_rounds_ = 0
         self.refinement_rounds_ = 0
         self.sample = StreamSample(self.sample_size)
-        self._next_refine = 2 * self.min_discovery_size
+        self.fitted_on_ = 0  # items the current themes were discovered (or refined) in
+        self.refinable_ = False  # only themes the stream found itself, from its first few hundred items
         self._last_round_buffer = 0
         self._added_since_round = 0
         self._resolved: list[tuple[str, ThemePrediction]] = []
@@ -194,6 +193,7 @@ class ThemeModel:
         elif theme.level == "fine" and theme.theme_id not in self.stats:
             # a follower (or a learner seeded from the registry) must be able to partial_fit later
             self.stats[theme.theme_id] = self._stats_from_theme(theme)
+            self.refinable_ = False  # seeded themes are mature, and their trend baselines rely on them
 
     # -- predict --------------------------------------------------------------------------------------------
     def predict(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> list[ThemePrediction]:
@@ -245,7 +245,7 @@ class ThemeModel:
         n = len(x)
         self.seen_ = n
         self.sample.offer(texts, x, self._rng)
-        self._next_refine = self._refine_after(n)
+        self.fitted_on_ = n
         empathy = self._classify(x)
         if n > self.max_discovery_size:
             sample = np.sort(self._rng.choice(n, self.max_discovery_size, replace=False))
@@ -438,6 +438,8 @@ class ThemeModel:
         clustering = same_text_same_cluster(texts, cluster_embeddings(x, replace(self.params, ensemble_scales=(1.0,))))
         self.discovery_rounds_ += 1
         first = not self.stats
+        if first:
+            self.fitted_on_, self.refinable_ = len(items), True
         touched: set[str] = set()
         placed = np.full(len(items), None, dtype=object)
         for c in range(clustering.n_clusters):
@@ -519,22 +521,23 @@ class ThemeModel:
         self._resolved_items = ([], None, [])
 
     # -- refinement -----------------------------------------------------------------------------------------
-    def _refine_after(self, seen: int) -> int:
-        """When the next refinement is due: once the items seen have doubled, and at least every ``refine_every``."""
-        return seen + max(self.min_discovery_size, min(seen, self.refine_every))
-
     def _refine_ready(self) -> bool:
+        """Refine while the sample holds twice the items the themes were found in: a stream's first themes come
+        from a few hundred items and are refined at 1k, 2k and 4k. Themes from a batch fit (``insights discover``)
+        or from a seeded registry (``insights seed``) are mature and are left alone: re-partitioning them would
+        also move items between themes whose trend baselines were counted the old way (spurious alerts)."""
         return (
-            self.sample_size > 0
+            self.refinable_
+            and self.sample_size > 0
             and bool(self.stats)
             and self.threshold_ is not None
-            and self.seen_ >= self._next_refine
+            and len(self.sample) >= max(2 * self.fitted_on_, self.min_discovery_size)
         )
 
     def _refinement_round(self) -> None:
         """Re-cluster the sample of everything learnt and split the themes it finds several groups inside."""
-        self._next_refine = self._refine_after(self.seen_)
         x = self.sample.embeddings()
+        self.fitted_on_ = len(x)
         ids_, matrix = self.registry.centroid_matrix()
         if len(x) < self.min_discovery_size or not ids_:
             return
@@ -785,8 +788,7 @@ class ThemeModel:
                 for k in (
                     "min_cluster_size", "min_samples", "n_neighbors", "n_components", "outlier_quantile",
                     "buffer_size", "min_discovery_size", "max_discovery_size", "max_themes", "retire_after",
-                    "reservoir_size", "empathy_share", "update_growth", "sample_size", "refine_every",
-                    "random_state",
+                    "reservoir_size", "empathy_share", "update_growth", "sample_size", "random_state",
                 )
             },
             "threshold": self.threshold_,
@@ -796,7 +798,8 @@ class ThemeModel:
             "dropped": self.dropped_,
             "rounds": self.discovery_rounds_,
             "refinement_rounds": self.refinement_rounds_,
-            "next_refine": self._next_refine,
+            "fitted_on": self.fitted_on_,
+            "refinable": self.refinable_,
             "sample": self.sample.to_state(),
             "last_round_buffer": self._last_round_buffer,
             "auto_id": self._auto_id,
@@ -825,7 +828,9 @@ class ThemeModel:
         model.discovery_rounds_, model._last_round_buffer = d["rounds"], d["last_round_buffer"]
         model._auto_id = d["auto_id"]
         model.refinement_rounds_ = int(d.get("refinement_rounds", 0))
-        model._next_refine = int(d.get("next_refine", model._next_refine))
+        # a state from before refinement existed: its themes are as mature as everything it has seen
+        model.fitted_on_ = int(d.get("fitted_on", model.seen_))
+        model.refinable_ = bool(d.get("refinable", False))
         if d.get("sample"):
             model.sample = StreamSample.from_state(d["sample"])
         reg = model.registry
