@@ -79,4 +79,4 @@ def test_themes_from_a_batch_fit_or_a_seeded_registry_are_not_refined():
     for model in (fitted, seeded):
         for start in range(300, 1_500, 100):
             model.partial_fit(texts[start : start + 100], x[start : start + 100])
-        assert len(model.sample) == 800 and model.refinement_rounds_ == 0
+        assert len(model.sample) == 0 and model.refinement_rounds_ == 0

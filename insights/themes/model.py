@@ -244,7 +244,6 @@ class ThemeModel:
         texts = list(texts)
         n = len(x)
         self.seen_ = n
-        self.sample.offer(texts, x, self._rng)
         self.fitted_on_ = n
         empathy = self._classify(x)
         if n > self.max_discovery_size:
@@ -344,7 +343,8 @@ class ThemeModel:
         if len(x) == 0:
             return self
         self.seen_ += len(x)
-        self.sample.offer(texts, x, self._rng)
+        if self.refinable_ or not self.stats:  # fitted or seeded themes are never refined: no sample to keep
+            self.sample.offer(texts, x, self._rng)
         ids_, matrix = self.registry.centroid_matrix()
         if ids_ and self.threshold_ is not None and self.stats:
             empathy = self._classify(x)
