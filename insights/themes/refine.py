@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from insights.themes.stats import reservoir_slot
 from insights.themes.types import decode_array, encode_array
 
 
@@ -36,15 +37,13 @@ class StreamSample:
             self.vectors = np.zeros((self.size, x.shape[1]), dtype=np.float16)
         for text, row in zip(texts, x, strict=True):
             self.seen += 1
-            if len(self.texts) < self.size:
-                slot = len(self.texts)
+            slot = reservoir_slot(len(self.texts), self.size, self.seen, rng)
+            if slot == len(self.texts):
                 self.texts.append(text)
-            else:
-                slot = int(rng.integers(0, self.seen))
-                if slot >= self.size:
-                    continue
+            elif slot is not None:
                 self.texts[slot] = text
-            self.vectors[slot] = row
+            if slot is not None:
+                self.vectors[slot] = row
 
     def __len__(self) -> int:
         return len(self.texts)

@@ -20,6 +20,15 @@ from insights.themes.types import decode_array, encode_array
 QUOTE_POOL = 12
 
 
+def reservoir_slot(filled: int, size: int, seen: int, rng: np.random.Generator) -> int | None:
+    """Algorithm R: the slot for the ``seen``-th item offered to a reservoir of ``size`` holding ``filled``, or
+    None when it is not kept. Every item offered so far ends up in the reservoir with the same chance."""
+    if filled < size:
+        return filled
+    slot = int(rng.integers(0, seen))
+    return slot if slot < size else None
+
+
 @dataclass
 class ThemeStats:
     """Sufficient statistics of one fine theme."""
@@ -84,12 +93,11 @@ class ThemeStats:
             self.reservoir = np.zeros((0, x.shape[1]), dtype=np.float16)
         for row in x:
             self.reservoir_seen += 1
-            if len(self.reservoir) < size:
+            slot = reservoir_slot(len(self.reservoir), size, self.reservoir_seen, rng)
+            if slot == len(self.reservoir):
                 self.reservoir = np.vstack([self.reservoir, row.astype(np.float16)[None]])
-            else:
-                j = int(rng.integers(0, self.reservoir_seen))
-                if j < size:
-                    self.reservoir[j] = row.astype(np.float16)
+            elif slot is not None:
+                self.reservoir[slot] = row.astype(np.float16)
 
     def merge_from(self, other: ThemeStats) -> None:
         """Fold another theme's statistics into this one (a merge)."""
