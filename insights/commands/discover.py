@@ -124,8 +124,9 @@ def discover(
     texts = [cell_text(r.get(text_column)) for r in rows]
     ids = [str(i) for i in range(len(rows))]
     if id_column:
-        no_id = [i for i, r in enumerate(rows) if cell_text(r.get(id_column)) == ""]
-        ids = [cell_text(r.get(id_column)) or str(i) for i, r in enumerate(rows)]
+        given = [cell_text(r.get(id_column)) for r in rows]
+        no_id = [i for i, v in enumerate(given) if not v]
+        ids = [v or str(i) for i, v in enumerate(given)]
         if no_id:
             click.echo(f"{len(no_id)} rows have no {id_column!r} (first: row {no_id[0]}): their row number is "
                        "their id", err=True)
@@ -152,8 +153,8 @@ def discover(
     for i, p in zip(has_text, found, strict=True):
         predictions[i] = p
     click.echo(summary_table(model, predictions, limit=top))
-    needed = model.params.resolved_min_cluster_size(len(kept))
     if not model.registry.active("fine"):
+        needed = model.params.resolved_min_cluster_size(len(kept))
         click.echo(f"no themes: {len(kept)} rows with text are too few or too alike to find themes of at least "
                    f"{needed} (try --min-cluster-size, or more feedback)", err=True)
     if output:

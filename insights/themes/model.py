@@ -539,7 +539,7 @@ class ThemeModel:
         x = self.sample.embeddings()
         self.fitted_on_ = len(x)
         ids_, matrix = self.registry.centroid_matrix()
-        if len(x) < self.min_discovery_size or not ids_:
+        if not ids_:
             return
         self.refinement_rounds_ += 1
         clustering = same_text_same_cluster(
