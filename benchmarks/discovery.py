@@ -7,6 +7,8 @@ are used only to score the clusters (NMI, ARI); unassigned items count as one ex
     .venv/bin/python benchmarks/discovery.py                 # quality and wall time, ours vs BERTopic
     .venv/bin/python benchmarks/discovery.py --memory        # + peak RSS of partial_fit over 10k vs 100k items
     .venv/bin/python benchmarks/discovery.py --skip-bertopic # ours only
+    .venv/bin/python benchmarks/discovery.py --csv FILE --label-column L [--text-column T] [--sample N]
+                                                             # any labelled set of yours, same comparison
 
 Embeddings are computed once with all-MiniLM-L6-v2 and cached in .cache/embeddings (they are not part of
 either wall time; both models get the same array).
@@ -41,6 +43,21 @@ def load_split(split: str, data_dir: Path = DATA) -> tuple[list[str], list[str]]
     with open(data_dir / f"{split}.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     return [r["text"] for r in rows], [r["category"] for r in rows]
+
+
+def load_labelled(path: Path, text_column: str, label_column: str, sample: int | None, seed: int = 0):
+    """Texts and labels of any labelled CSV/TSV/JSONL (read as `insights discover` reads it), rows with an
+    empty text or label dropped, then an optional seeded random sample."""
+    from insights.tabular import read_table, require_columns
+
+    rows = read_table(path)
+    require_columns(rows, (text_column, label_column), path)
+    pairs = [(str(r.get(text_column) or "").strip(), str(r.get(label_column) or "").strip()) for r in rows]
+    pairs = [(t, y) for t, y in pairs if t and y]
+    if sample and sample < len(pairs):
+        keep = np.sort(np.random.default_rng(seed).choice(len(pairs), sample, replace=False))
+        pairs = [pairs[i] for i in keep]
+    return [t for t, _ in pairs], [y for _, y in pairs]
 
 
 def embeddings_for(texts: list[str], dataset: str, embedder=None) -> tuple[np.ndarray, object | None]:
@@ -160,7 +177,12 @@ def run_memory(sizes: tuple[int, ...] = (10_000, 100_000)) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", default="test")
+    ap.add_argument("--split", default="test", help="Banking77 split (default test)")
+    ap.add_argument("--csv", type=Path, help="score on this labelled file instead of Banking77")
+    ap.add_argument("--text-column", default="text")
+    ap.add_argument("--label-column", default="label", help="used only to score the clusters")
+    ap.add_argument("--sample", type=int, help="random sample of this many rows of --csv (seeded)")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-bertopic", action="store_true")
     ap.add_argument("--memory", action="store_true", help="also run the 10k vs 100k partial_fit memory check")
     ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
@@ -169,9 +191,15 @@ def main() -> None:
         print(json.dumps(memory_child(args.memory_child)))
         return
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    print(f"data: {ATTRIBUTION}")
-    texts, truth = load_split(args.split)
-    x, embedder = embeddings_for(texts, f"banking77-{args.split}")
+    if args.csv:
+        texts, truth = load_labelled(args.csv, args.text_column, args.label_column, args.sample, args.seed)
+        dataset = f"{args.csv.stem}-{args.sample or 'all'}-{args.seed}"
+        print(f"data: {args.csv} ({len(set(truth))} labels)")
+    else:
+        print(f"data: {ATTRIBUTION}")
+        texts, truth = load_split(args.split)
+        dataset = f"banking77-{args.split}"
+    x, embedder = embeddings_for(texts, dataset)
     if embedder is None:
         from insights.embedding import Embedder
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -114,15 +113,32 @@ def knn_adjacency(idx: np.ndarray, weights: np.ndarray | None = None) -> sp.csr_
 
 
 def spectral_embed(a: sp.csr_matrix, n_components: int, random_state: int = 0) -> np.ndarray:
-    """Spectral embedding of a graph, eigenvectors ordered by eigenvalue (so the first d columns are the
-    d-dimensional embedding), not yet row-normalised."""
-    from sklearn.manifold import spectral_embedding
+    """Spectral embedding of a graph (Laplacian eigenmaps, as sklearn's ``spectral_embedding`` with
+    ``norm_laplacian=True``), eigenvectors ordered by eigenvalue (so the first d columns are the
+    d-dimensional embedding), not yet row-normalised.
+
+    The smallest eigenvectors of the normalised Laplacian are the largest of D^-1/2 A D^-1/2, which ARPACK finds
+    with sparse products alone. sklearn instead factorises the Laplacian (shift-invert); on kNN graphs of
+    loosely grouped texts the LU fill-in explodes: 20,000 WordNet glosses took 422 s per eigensolve against
+    0.9 s here, and even Banking77's 10k train took 2.4 to 4.8 s against 0.7 s.
+    """
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
     n = a.shape[0]
     dims = max(2, min(n_components, n - 2))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        return spectral_embedding(a, n_components=dims, random_state=random_state, drop_first=True)
+    degree = np.asarray(a.sum(axis=1), dtype=np.float64).ravel()
+    inv_sqrt = 1.0 / np.sqrt(np.maximum(degree, 1e-12))
+    s_norm = (sp.diags(inv_sqrt) @ a @ sp.diags(inv_sqrt)).tocsr()
+    if n <= 4 * (dims + 1) or n <= 300:
+        values, vectors = np.linalg.eigh(s_norm.toarray())
+    else:
+        v0 = np.random.default_rng(random_state).uniform(-1, 1, n)
+        try:
+            values, vectors = eigsh(s_norm, k=dims + 1, which="LA", v0=v0, tol=0)
+        except ArpackNoConvergence:  # a wider Krylov space and a looser tolerance; never seen on real data
+            values, vectors = eigsh(s_norm, k=dims + 1, which="LA", v0=v0, ncv=min(n, 4 * (dims + 1)), tol=1e-6)
+    top = np.argsort(-values)[: dims + 1]
+    return (vectors[:, top] * inv_sqrt[:, None])[:, 1:]
 
 
 def _unit_rows(z: np.ndarray) -> np.ndarray:
