@@ -35,6 +35,33 @@ def test_cluster_embeddings_finds_the_clusters_without_being_told_how_many():
     assert adjusted_rand_score(y, result.labels) > 0.95
 
 
+def test_spectral_embedding_matches_sklearns_and_survives_a_nearly_disconnected_graph(caplog):
+    import logging
+
+    from sklearn.manifold import spectral_embedding
+
+    from insights.themes.discovery import knn_adjacency, knn_graph, spectral_embed
+
+    _, x, y, _ = blobs(6, 80, spread=0.3)
+    a = knn_adjacency(knn_graph(x, 12)[0])
+    ours = spectral_embed(a, 8)
+    theirs = spectral_embedding(a, n_components=8, random_state=0, drop_first=True)
+    cos = np.abs((ours * theirs).sum(0)) / np.linalg.norm(ours, axis=0) / np.linalg.norm(theirs, axis=0)
+    assert ours.shape == theirs.shape and cos.min() > 0.99  # the same eigenvectors, up to sign
+
+    # A consensus graph of 40 themes whose kNN edges across themes keep only a 1e-6 weight: 40 eigenvalues
+    # within 1e-6 of 1, which ARPACK alone never separates (minutes of restarts); the shift-invert fallback does.
+    _, x, members, _ = blobs(40, 10, spread=0.15)
+    idx = knn_graph(x, 12)[0]
+    together = np.where(members[idx] == members[:, None], 1.0, 0.0)
+    with caplog.at_level(logging.DEBUG, logger="insights.themes.discovery"):
+        z = spectral_embed(knn_adjacency(idx, together + 1e-6), 8)
+    assert "shift-invert instead" in caplog.text
+    assert z.shape == (400, 8) and np.isfinite(z).all()
+    spread_within = max(np.ptp(z[members == b], axis=0).max() for b in range(40))
+    assert spread_within < 1e-2 * np.ptp(z, axis=0).max()  # each theme stays (nearly) one point
+
+
 def test_too_few_items_are_left_for_later():
     _, x, _, _ = blobs(2, 5)
     assert cluster_embeddings(x).n_clusters == 0
