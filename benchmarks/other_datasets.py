@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import json
 import re
 import subprocess
 import sys
@@ -117,12 +118,20 @@ def main() -> None:
     if args.prepare_only:
         print("\n".join(str(CACHE / f"{n}.csv") for n in names))
         return
+    results = {}
     for name in names:
         command = [sys.executable, str(ROOT / "benchmarks" / "discovery.py"), "--csv", str(CACHE / f"{name}.csv"),
                    "--sample", str(args.sample)] + (["--skip-bertopic"] if args.skip_bertopic else [])
         print(f"== {name}", flush=True)
-        subprocess.run(command, cwd=ROOT, check=True)
-
+        proc = subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True)
+        print(proc.stdout, end="", flush=True)
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"\n{'set':22s} {'ours NMI / ARI':>16s} {'BERTopic NMI / ARI':>20s}")
+    for name, r in results.items():
+        theirs = r.get("bertopic_reduced")
+        other = f"{theirs['nmi']:.4f} / {theirs['ari']:.4f}" if theirs else "skipped"
+        print(f"{name:22s} {r['ours']['nmi']:.4f} / {r['ours']['ari']:.4f} {other:>20s}")
+    print(json.dumps(results))
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,6 @@
 """Run every benchmark, one after another, and print the figure each one ends with.
 
-    .venv/bin/python benchmarks/run_all.py            # everything (about 45 minutes on 2 cores)
+    .venv/bin/python benchmarks/run_all.py            # everything (about 50 minutes on 2 cores)
     .venv/bin/python benchmarks/run_all.py --quick    # smaller sizes, about 15 minutes
     .venv/bin/python benchmarks/run_all.py --only throughput discovery
 
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "pii": ([], ["--seconds", "1"]),
     "hot_path": ([], ["--messages", "5000", "--texts", "1000"]),
     "discovery": (["--memory"], []),
+    "other_datasets": ([], ["--sample", "1500"]),
     "alerts": ([], ["--trials", "40", "--agent-trials", "10"]),
     "impact": (["--seeds", "40"], []),
     "throughput-none": (["--repeats", "none", "--messages", "10000"], ["--repeats", "none", "--messages", "2000"]),
