@@ -81,10 +81,14 @@ def prepare_wordnet() -> bool:
     """WordNet glosses from the Debian package; False (with the reason) where apt cannot fetch it."""
     debs = sorted(CACHE.glob("wordnet-base_*.deb"))
     if not debs:
-        got = subprocess.run(["apt-get", "download", "wordnet-base"], cwd=CACHE, capture_output=True, text=True)
+        try:
+            got = subprocess.run(["apt-get", "download", "wordnet-base"], cwd=CACHE, capture_output=True, text=True)
+            why = got.stderr.strip()[:200]
+        except FileNotFoundError:
+            why = "no apt-get on this machine (Debian or Ubuntu only)"
         debs = sorted(CACHE.glob("wordnet-base_*.deb"))
-        if got.returncode != 0 or not debs:
-            print(f"wordnet_glosses skipped: `apt-get download wordnet-base` failed: {got.stderr.strip()[:200]}")
+        if not debs:
+            print(f"wordnet_glosses skipped: `apt-get download wordnet-base` failed: {why}")
             return False
     unpacked = CACHE / "wordnet-base"
     subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(unpacked)], check=True)
