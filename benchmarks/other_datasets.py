@@ -137,5 +137,6 @@ def main() -> None:
         print(f"{name:22s} {r['ours']['nmi']:.4f} / {r['ours']['ari']:.4f} {other:>20s}")
     print(json.dumps(results))
 
+
 if __name__ == "__main__":
     main()
