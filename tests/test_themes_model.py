@@ -154,6 +154,68 @@ def test_merged_theme_redirects_to_its_survivor():
     assert {a, b} & {t.theme_id for t in model.themes}
 
 
+def _around(direction: np.ndarray, n: int, rng: np.random.Generator, spread: float = 0.05) -> np.ndarray:
+    v = direction + rng.normal(0, spread, (n, DIM))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_a_theme_renamed_split_and_its_neighbours_retired_leave_their_lineage_in_the_store(sqlite_url):
+    """A stream's life: one theme's feedback drifts to two new subjects (rename, then split: each half keeps
+    its own words), the other themes fall silent (retire, with their coarse parents), and every event lands
+    in the store as lineage rows and theme states. The split once gave the new theme its parent's terms (both
+    halves had one label) and no last-seen time (it retired in the batch it was born in, once a stream had
+    seen ``retire_after`` items), and coarse parents of retired themes stayed active with frozen sizes."""
+    from insights.store import InsightStore
+    from insights.store.models import ThemeEventRecord
+
+    texts, x, y, centers = blobs(4, 60, seed=3)
+    model = ThemeModel(empathy=False, retire_after=1500).fit(texts, x)
+    events = model.pop_events()
+    drifting = model.predict(texts[:1], x[:1])[0].theme_id
+    silent = {p.theme_id for p in model.predict(texts[60:], x[60:])} - {None}
+    rng = np.random.default_rng(1)
+    side = rng.normal(size=DIM)
+    side -= (side @ centers[0]) * centers[0]
+    side /= np.linalg.norm(side)
+    refund = 0.88 * centers[0] + np.sqrt(1 - 0.88**2) * side  # both halves still well inside the theme,
+    blocked = 0.88 * centers[0] - np.sqrt(1 - 0.88**2) * side  # but as far from each other as distinct themes
+    elsewhere = rng.normal(size=DIM)
+    elsewhere /= np.linalg.norm(elsewhere)  # a new subject, so that outliers gather and discovery rounds run
+    for _ in range(10):
+        model.partial_fit(
+            ["refund never arrived"] * 50 + ["card blocked abroad"] * 50 + ["app crashes on login"] * 60,
+            np.vstack([_around(refund, 50, rng), _around(blocked, 50, rng), _around(elsewhere, 60, rng, 0.1)]),
+        )
+        events += model.pop_events()
+
+    by_type = {}
+    for e in events:
+        by_type.setdefault(e.event_type, []).append(e)
+    assert any(e.theme_id == drifting and "topic0" in e.reason for e in by_type["rename"])
+    (split,) = by_type["split"]
+    assert split.related_theme_ids == [drifting]
+    halves = {model.get_theme(drifting).label, model.get_theme(split.theme_id).label}
+    assert halves == {"refund arrived", "blocked abroad"}, halves
+    assert split.theme_id in {t.theme_id for t in model.themes}  # born, not retired at once
+    assert {e.theme_id for e in by_type["retire"] if e.theme.level == "fine"} == silent
+    active = model.themes
+    assert all(t.status == "active" for t in active)
+    fine = [t for t in active if t.level == "fine"]
+    coarse = [t for t in active if t.level == "coarse"]
+    assert {t.parent_id for t in fine} == {t.theme_id for t in coarse}  # no coarse theme left without children
+    for c in coarse:
+        assert c.size == sum(t.size for t in fine if t.parent_id == c.theme_id)
+    assert model.predict(texts[60:61], x[60:61])[0].theme_id is None  # a retired theme takes nothing
+
+    store = InsightStore.from_url(sqlite_url)
+    store.apply_theme_events([e.to_message() for e in events])
+    assert store.count(ThemeEventRecord) == len(events)
+    stored = {t.theme_id: t for t in store.themes(include_inactive=True)}
+    assert {tid for tid, t in stored.items() if t.status == "retired" and t.level == "fine"} == silent
+    assert {tid for tid, t in stored.items() if t.status == "active"} == {t.theme_id for t in active}
+    assert stored[split.theme_id].label == model.get_theme(split.theme_id).label
+
+
 def test_ids_are_never_reused_after_refit():
     texts, x, _, _ = blobs(4, 40)
     follower = ThemeModel(empathy=False)

@@ -3,7 +3,7 @@
 Fine centroids are grouped by average-linkage agglomerative clustering on cosine distance. The number of
 groups grows like the square root of the number of fine themes (80 fine -> 18 coarse), so nobody has to choose
 it. Coarse ids stay stable across rebuilds by matching each new group to the old coarse theme whose children
-overlap most (Jaccard >= 0.5).
+overlap most (Jaccard >= 0.5, children weighted by size: when a group splits, its id follows the larger part).
 """
 
 from __future__ import annotations
@@ -34,14 +34,25 @@ def group_fine_themes(centroids: np.ndarray) -> np.ndarray:
 
 
 def match_groups(
-    new_groups: Sequence[set[str]], old_groups: Mapping[str, set[str]], min_jaccard: float = 0.5
+    new_groups: Sequence[set[str]],
+    old_groups: Mapping[str, set[str]],
+    min_jaccard: float = 0.5,
+    sizes: Mapping[str, float] | None = None,
 ) -> dict[int, str]:
-    """Index of a new group -> old coarse id it continues (greedy by best overlap, each old id used once)."""
+    """Index of a new group -> old coarse id it continues (greedy by best overlap, each old id used once).
+
+    With ``sizes`` (members per fine theme) the overlap counts members, not themes: a group of two themes that
+    parts continues in its larger half, where plain Jaccard ties at 0.5 and picks either.
+    """
+
+    def weight(ids: set[str]) -> float:
+        return float(sum(sizes.get(t, 0) for t in ids)) if sizes is not None else float(len(ids))
+
     pairs = []
     for i, members in enumerate(new_groups):
         for old_id, old_members in old_groups.items():
-            union = len(members | old_members)
-            j = len(members & old_members) / union if union else 0.0
+            union = weight(members | old_members)
+            j = weight(members & old_members) / union if union else 0.0
             if j >= min_jaccard:
                 pairs.append((j, i, old_id))
     out: dict[int, str] = {}

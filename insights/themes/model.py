@@ -597,9 +597,10 @@ class ThemeModel:
         centroid = _unit(x[stay].mean(axis=0)) if len(stay) else _unit(parent.vec_sum)
         parent.vec_sum = centroid * parent.count
         parent.checked_size = parent.count
+        parent.drop_quotes([texts[i] for part in moved_parts for i in part])
         if parent.reservoir is not None and len(parent.reservoir):
             centroids = np.stack([centroid] + [self.stats[c].centroid for c in new_ids])
-            parent.reservoir = parent.reservoir[(parent.reservoir.astype(np.float32) @ centroids.T).argmax(axis=1) == 0]
+            parent.keep_reservoir((parent.reservoir.astype(np.float32) @ centroids.T).argmax(axis=1) == 0)
         theme = self.registry.get(tid)
         theme.centroid, theme.size = parent.centroid, parent.count
         self.registry.invalidate()
@@ -649,17 +650,9 @@ class ThemeModel:
             if min(a.sum(), b.sum()) < 0.3 * len(sample) or float(ca @ cb) >= self.match_threshold_ - 0.2:
                 continue
             minor = b if a.sum() >= b.sum() else a
-            minor_centroid = _unit(sample[minor].mean(axis=0))
-            share = minor.sum() / len(sample)
-            moved = int(round(share * st.count))
-            child_vec = minor_centroid.astype(np.float64) * moved
+            moved = int(round(minor.sum() / len(sample) * st.count))
+            child = st.split_off(minor, moved, self.seen_, [c for c, _ in self._classify(sample[minor])])
             new_id = self.registry.new_id("fine")
-            child = ThemeStats(vec_sum=child_vec, count=moved, terms=prune(st.terms.copy()))
-            child.reservoir = res[minor]
-            child.published_size = child.checked_size = moved
-            st.vec_sum = st.vec_sum - child_vec
-            st.count -= moved
-            st.reservoir = res[~minor]
             self.stats[new_id] = child
             parent = self.registry.get(tid)
             parent.centroid, parent.size = st.centroid, st.count
@@ -676,7 +669,25 @@ class ThemeModel:
         for tid in grown:
             self.stats[tid].published_size = self.stats[tid].count
             self.registry.emit(self.registry.get(tid), "update", reason="grew")
+        if grown:
+            self._refresh_coarse_sizes({self.registry.get(t).parent_id for t in grown} - {None})
         self._flush_resolved()
+
+    def _refresh_coarse_sizes(self, coarse_ids: set[str]) -> None:
+        """Keep coarse themes' sizes and centroids in step with their growing children (an "update" when one
+        grew by ``update_growth``); the grouping itself is only rebuilt after discovery, refinement or a
+        retirement, so a dashboard's coarse sizes do not freeze at the last discovery round."""
+        for cid in sorted(coarse_ids):
+            coarse = self.registry.get(cid)
+            children = [t for t in self.registry.active("fine") if t.parent_id == cid]
+            if coarse is None or not children:
+                continue
+            size = sum(t.size for t in children)
+            coarse.centroid = _unit(sum(t.centroid.astype(np.float64) * t.size for t in children)).astype(np.float32)
+            if size >= (1 + self.update_growth) * max(coarse.size, 1):
+                coarse.size = size
+                self.registry.emit(coarse, "update", reason="grew")
+            coarse.size = size
 
     def _retire_stale(self) -> None:
         """Retire themes nobody mentioned for ``retire_after`` items, and the stalest beyond ``max_themes``."""
@@ -691,6 +702,8 @@ class ThemeModel:
             if theme is not None:
                 theme.status = "retired"
                 self.registry.emit(theme, "retire", reason="no recent feedback")
+        if stale:
+            self._rebuild_coarse()  # a coarse theme whose children all retired retires too; the rest shrink
 
     # -- descriptions ---------------------------------------------------------------------------------------
     def _describe(self, theme_ids: set[str], quiet: bool = False) -> None:
@@ -742,7 +755,7 @@ class ThemeModel:
         for t in fine:
             if t.parent_id in old_children:
                 old_children[t.parent_id].add(t.theme_id)
-        matched = match_groups(new_groups, old_children)
+        matched = match_groups(new_groups, old_children, sizes={t.theme_id: max(t.size, 1) for t in fine})
         term_counts = {g: sum((self.stats[c].terms for c in m if c in self.stats), start=Counter()) for g, m in
                        enumerate(new_groups)}
         keywords = ctfidf_keywords({str(g): c for g, c in term_counts.items()})
