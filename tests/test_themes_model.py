@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from insights.themes import ThemeModel, cluster_embeddings
-from insights.themes.keywords import count_terms, ctfidf_keywords, short_label
+from insights.themes.keywords import count_terms, ctfidf_keywords, distinguish_labels, short_label
 from tests.arrays import bytes_held
 
 DIM = 32
@@ -224,6 +224,27 @@ def test_ids_are_never_reused_after_refit():
         follower.apply_event(e.to_message())
     n_fine = len([t for t in learner.themes if t.level == "fine"])
     assert follower.registry.new_id("fine") == f"t{n_fine + 1:04d}"
+
+
+def test_themes_sharing_a_label_are_told_apart_by_a_word_the_others_lack():
+    """Close siblings often share their top phrase (21 of 158 themes on Banking77 train did)."""
+    labels = {"a": "exchange rate", "b": "exchange rate", "c": "exchange rate", "d": "card payment"}
+    keywords = {
+        "a": ["rate", "exchange rate", "wrong", "incorrect", "rate wrong"],
+        "b": ["rate", "exchange rate", "wrong", "cash", "rate cash"],
+        "c": ["rates", "exchange rates", "exchange rate", "foreign exchange", "calculated"],
+        "d": ["card payment", "payment reverted"],
+    }
+    assert distinguish_labels(labels, keywords) == {
+        "a": "exchange rate, incorrect",
+        "b": "exchange rate, cash",
+        "c": "exchange rate, foreign",  # not "rates": a plural of a word the label has
+        "d": "card payment",  # unique labels are left alone
+    }
+    same = dict.fromkeys("abc", "late delivery")  # no word left to tell two of them apart: numbered
+    words = {"a": ["late delivery", "driver"], "b": ["late delivery"], "c": ["late delivery"]}
+    assert distinguish_labels(same, words) == {"a": "late delivery, driver", "b": "late delivery",
+                                               "c": "late delivery (2)"}
 
 
 @pytest.mark.parametrize("bad", [np.zeros((3, DIM)), np.zeros((2, DIM, 1))])

@@ -57,6 +57,9 @@ def test_first_half_keeps_its_theme_ids_after_streaming_the_second(banking_train
     assert model.unassigned_count <= model.buffer_size
     events = model.pop_events()
     assert events and {e.event_type for e in events} <= {"birth", "update", "merge", "split", "rename", "retire"}
+    for level in ("fine", "coarse"):  # a dashboard never lists two themes of one level under one label
+        labels = [t.label for t in model.themes if t.level == level]
+        assert len(set(labels)) == len(labels), sorted(labels)
 
 
 def _stream_nmi(model: ThemeModel, texts: list[str], x: np.ndarray, labels: list[str]) -> tuple[float, int]:

@@ -29,6 +29,7 @@ def _stop_words() -> frozenset[str]:
         "im", "ive", "dont", "didnt", "cant", "wont", "isnt", "doesnt", "just", "really", "like", "get", "got",
         "does", "did", "doing", "need", "want", "able", "way", "know", "tell", "please", "help", "hi", "hello",
         "thanks", "thank", "long", "possible", "make", "use", "used", "going", "still", "yet", "ok", "okay",
+        "theres", "thats", "whats", "youre", "theyre", "ill", "id",
     }
     return frozenset(ENGLISH_STOP_WORDS | extra)
 
@@ -94,6 +95,46 @@ def short_label(keywords: Sequence[str], fallback: str) -> str:
         if " " in kw:
             return kw
     return ", ".join(keywords[:2])
+
+
+def distinguish_labels(
+    labels: Mapping[str, str], keywords: Mapping[str, Sequence[str]], depth: int = 6
+) -> dict[str, str]:
+    """The labels, where two or more themes share one, each extended by its best keyword word that the others'
+    top ``depth`` keywords lack ("exchange rate, cash" / "exchange rate, incorrect").
+
+    Why: c-TF-IDF ranks a theme's terms against all themes, so close siblings ("exchange rate" for cash and for
+    card payments) often get the same top phrase; a dashboard listing the same label twice makes the reader
+    open both to see the difference. Banking77 train had 21 of 158 themes sharing a label.
+    """
+    by_label: dict[str, list[str]] = {}
+    for tid, label in labels.items():
+        by_label.setdefault(label, []).append(tid)
+    out = dict(labels)
+    for label, tids in by_label.items():
+        if len(tids) < 2:
+            continue
+        taken = {_stem(w) for w in label.replace(",", " ").split()}
+        words = {t: [w for kw in keywords.get(t, [])[:depth] for w in kw.split()] for t in tids}
+        for tid in sorted(tids):
+            others = {_stem(w) for o in tids if o != tid for w in words[o]}
+            fresh = [w for w in words[tid] if _stem(w) not in taken]
+            pick = next((w for w in fresh if _stem(w) not in others), fresh[0] if fresh else None)
+            if pick is not None:
+                out[tid] = f"{label}, {pick}"
+                taken.add(_stem(pick))
+    seen: Counter[str] = Counter()
+    for tid in sorted(out):  # no word left to tell them apart: number the later ones
+        seen[out[tid]] += 1
+        if seen[out[tid]] > 1:
+            out[tid] = f"{out[tid]} ({seen[out[tid]]})"
+    return out
+
+
+def _stem(word: str) -> str:
+    """Crude plural folding, enough to tell "rate" and "rates" are one word when comparing labels."""
+    word = word.lower()
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def representative_quotes(texts: Sequence[str], sims: np.ndarray, n: int = 3, max_chars: int = 280) -> list[str]:

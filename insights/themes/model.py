@@ -20,7 +20,14 @@ import numpy as np
 from insights.themes.coarse import group_fine_themes, match_groups
 from insights.themes.discovery import Clustering, DiscoveryParams, cluster_embeddings, same_text_same_cluster
 from insights.themes.empathy import EmpathyMatcher
-from insights.themes.keywords import count_terms, ctfidf_keywords, prune, representative_quotes, short_label
+from insights.themes.keywords import (
+    count_terms,
+    ctfidf_keywords,
+    distinguish_labels,
+    prune,
+    representative_quotes,
+    short_label,
+)
 from insights.themes.refine import StreamSample, plan_splits
 from insights.themes.registry import ThemeRegistry
 from insights.themes.stats import ThemeStats
@@ -712,27 +719,36 @@ class ThemeModel:
             return
         keywords = ctfidf_keywords({t: st.terms for t, st in self.stats.items()})
         births = {t: (ev, rel) for t, ev, rel in self._births}
+        old_labels: dict[str, str] = {}
         for tid in sorted(theme_ids):
             theme, st = self.registry.get(tid), self.stats.get(tid)
             if theme is None or st is None:
                 continue
-            old_label = theme.label
+            old_labels[tid] = theme.label
             theme.keywords = keywords.get(tid, [])
             if st.quote_pool:
                 pool_texts = [t for _, t in st.quote_pool]
                 theme.quotes = representative_quotes(pool_texts, np.array([s for s, _ in st.quote_pool]))
-            if not _still_fits(old_label, theme.keywords):
+            if not _still_fits(theme.label, theme.keywords):
                 # no content words ("N/A", "??", emoji): its most typical comment says more than an id
                 fallback = theme.quotes[0][:LABEL_QUOTE_CHARS] if theme.quotes else tid
                 theme.label = short_label(theme.keywords, fallback=fallback)
             cat, share = st.empathy_share()
             theme.empathy_category = cat if share >= self.empathy_share else None
             theme.centroid, theme.size = st.centroid, st.count
-            if tid in births:
+        fine = self.registry.active("fine")
+        distinct = distinguish_labels({t.theme_id: t.label for t in fine}, {t.theme_id: t.keywords for t in fine})
+        for theme in fine:
+            if distinct[theme.theme_id] != theme.label:
+                old_labels.setdefault(theme.theme_id, theme.label)
+                theme.label = distinct[theme.theme_id]
+        for tid, old_label in sorted(old_labels.items()):
+            theme, st = self.registry.get(tid), self.stats.get(tid)
+            if tid in births or theme is None:
                 continue
             if old_label and old_label != theme.label:
                 self.registry.emit(theme, "rename", reason=f"label was {old_label!r}")
-            elif not quiet:
+            elif not quiet and tid in theme_ids and st is not None:
                 self.registry.emit(theme, "update")
                 st.published_size = st.count
         for tid, (event_type, related) in births.items():
@@ -759,6 +775,10 @@ class ThemeModel:
         term_counts = {g: sum((self.stats[c].terms for c in m if c in self.stats), start=Counter()) for g, m in
                        enumerate(new_groups)}
         keywords = ctfidf_keywords({str(g): c for g, c in term_counts.items()})
+        largest = [max((self.registry.get(c) for c in m), key=lambda t: t.size) for m in new_groups]
+        labels = distinguish_labels(
+            {str(g): short_label(keywords.get(str(g), []), fallback=t.label) for g, t in enumerate(largest)}, keywords
+        )
         for g, members in enumerate(new_groups):
             children = sorted((self.registry.get(c) for c in members), key=lambda t: -t.size)
             cid = matched.get(g)
@@ -768,7 +788,7 @@ class ThemeModel:
             centroid = _unit(sum(t.centroid.astype(np.float64) * t.size for t in children))
             coarse.centroid, coarse.size = centroid.astype(np.float32), size
             coarse.keywords = keywords.get(str(g), [])
-            coarse.label = short_label(coarse.keywords, fallback=children[0].label)
+            coarse.label = labels[str(g)]
             coarse.quotes = [q for t in children[:3] for q in t.quotes[:1]]
             coarse.empathy_category = _majority_category(children, self.empathy_share)
             if cid is None:
