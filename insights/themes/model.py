@@ -684,17 +684,16 @@ class ThemeModel:
         """Keep coarse themes' sizes and centroids in step with their growing children (an "update" when one
         grew by ``update_growth``); the grouping itself is only rebuilt after discovery, refinement or a
         retirement, so a dashboard's coarse sizes do not freeze at the last discovery round."""
+        fine = self.registry.active("fine")
         for cid in sorted(coarse_ids):
             coarse = self.registry.get(cid)
-            children = [t for t in self.registry.active("fine") if t.parent_id == cid]
+            children = [t for t in fine if t.parent_id == cid]
             if coarse is None or not children:
                 continue
-            size = sum(t.size for t in children)
-            coarse.centroid = _unit(sum(t.centroid.astype(np.float64) * t.size for t in children)).astype(np.float32)
-            if size >= (1 + self.update_growth) * max(coarse.size, 1):
-                coarse.size = size
+            size, coarse.centroid = _size_and_centroid(children)
+            grew, coarse.size = size >= (1 + self.update_growth) * max(coarse.size, 1), size
+            if grew:
                 self.registry.emit(coarse, "update", reason="grew")
-            coarse.size = size
 
     def _retire_stale(self) -> None:
         """Retire themes nobody mentioned for ``retire_after`` items, and the stalest beyond ``max_themes``."""
@@ -784,9 +783,7 @@ class ThemeModel:
             cid = matched.get(g)
             coarse = self.registry.get(cid) if cid else Theme(theme_id=self.registry.new_id("coarse"), level="coarse")
             before = coarse.to_dict(with_centroid=False)
-            size = sum(t.size for t in children)
-            centroid = _unit(sum(t.centroid.astype(np.float64) * t.size for t in children))
-            coarse.centroid, coarse.size = centroid.astype(np.float32), size
+            coarse.size, coarse.centroid = _size_and_centroid(children)
             coarse.keywords = keywords.get(str(g), [])
             coarse.label = labels[str(g)]
             coarse.quotes = [q for t in children[:3] for q in t.quotes[:1]]
@@ -889,6 +886,12 @@ def _unit(v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, dtype=np.float64)
     n = np.linalg.norm(v)
     return v / n if n > 0 else v
+
+
+def _size_and_centroid(children: list[Theme]) -> tuple[int, np.ndarray]:
+    """A coarse theme's size and unit centroid: its children's, weighted by their sizes."""
+    centroid = _unit(sum(t.centroid.astype(np.float64) * t.size for t in children))
+    return sum(t.size for t in children), centroid.astype(np.float32)
 
 
 def _still_fits(label: str, keywords: list[str]) -> bool:

@@ -94,8 +94,7 @@ class ThemeStats:
             return
         if self.reservoir is None:
             self.reservoir = np.zeros((0, x.shape[1]), dtype=np.float16)
-        if len(self.reservoir_texts) != len(self.reservoir):  # a state saved before texts were kept
-            self.reservoir_texts = [""] * len(self.reservoir)
+        self.reservoir_texts = self._aligned_texts()
         for row, text in zip(x, texts, strict=True):
             self.reservoir_seen += 1
             slot = reservoir_slot(len(self.reservoir), size, self.reservoir_seen, rng)
@@ -106,11 +105,17 @@ class ThemeStats:
                 self.reservoir[slot] = row.astype(np.float16)
                 self.reservoir_texts[slot] = text[:RESERVOIR_TEXT_CHARS]
 
+    def _aligned_texts(self) -> list[str]:
+        """The sampled members' texts, row for row with the reservoir (blank for a state saved before texts
+        were kept)."""
+        n = 0 if self.reservoir is None else len(self.reservoir)
+        return self.reservoir_texts if len(self.reservoir_texts) == n else [""] * n
+
     def keep_reservoir(self, keep: np.ndarray) -> None:
         """Keep only the sampled members in mask ``keep`` (the others left with a split)."""
         if self.reservoir is None:
             return
-        texts = self.reservoir_texts if len(self.reservoir_texts) == len(self.reservoir) else [""] * len(self.reservoir)
+        texts = self._aligned_texts()
         self.reservoir = self.reservoir[keep]
         self.reservoir_texts = [t for t, k in zip(texts, keep, strict=True) if k]
 
@@ -129,7 +134,7 @@ class ThemeStats:
         """
         assert self.reservoir is not None
         rows = np.flatnonzero(part)
-        texts = self.reservoir_texts if len(self.reservoir_texts) == len(self.reservoir) else [""] * len(self.reservoir)
+        texts = self._aligned_texts()
         part_texts = [texts[i] for i in rows]
         sample = self.reservoir[rows].astype(np.float32)
         centroid = sample.mean(axis=0).astype(np.float64)
