@@ -7,11 +7,17 @@ are used only to score the clusters (NMI, ARI); unassigned items count as one ex
     .venv/bin/python benchmarks/discovery.py                 # quality and wall time, ours vs BERTopic
     .venv/bin/python benchmarks/discovery.py --memory        # + peak RSS of partial_fit over 10k vs 100k items
     .venv/bin/python benchmarks/discovery.py --skip-bertopic # ours only
+    .venv/bin/python benchmarks/discovery.py --runs 5        # mean and spread over 5 runs of each model
     .venv/bin/python benchmarks/discovery.py --csv FILE --label-column L [--text-column T] [--sample N]
                                                              # any labelled set of yours, same comparison
 
 Embeddings are computed once with all-MiniLM-L6-v2 and cached in .cache/embeddings (they are not part of
 either wall time; both models get the same array).
+
+One run of either model is one draw: BERTopic's UMAP is unseeded, and ours, although deterministic, moves with
+float rounding (the same model's embeddings recomputed on another VM moved NMI by 0.0013). ``--runs N`` repeats
+each model and prints mean, standard deviation and range. Our later runs get the embeddings jittered by
+Gaussian noise of sigma 1e-5 per coordinate (then re-normalised), the size of those rounding differences.
 """
 
 from __future__ import annotations
@@ -86,6 +92,39 @@ def score(truth: list[str], labels: list) -> dict[str, float]:
         "unassigned": round(sum(v == "-1" for v in lab) / len(lab), 4),
         "clusters": n_clusters,
     }
+
+
+def jittered(x: np.ndarray, seed: int, sigma: float = 1e-5) -> np.ndarray:
+    """``x`` plus Gaussian noise of ``sigma`` per coordinate, re-normalised: a float-rounding-sized nudge."""
+    noisy = x + np.random.default_rng(seed).normal(0, sigma, x.shape).astype(np.float32)
+    return noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Mean of each score over runs, with its standard deviation, minimum and maximum when there are several."""
+    out: dict = {}
+    for key in ("nmi", "ari", "unassigned", "clusters", "seconds"):
+        if any(r[key] is None for r in runs):  # not timed (BERTopic's own step before outlier reduction)
+            out[key] = None
+            continue
+        values = np.array([r[key] for r in runs], dtype=float)
+        out[key] = round(float(values.mean()), 4)
+        if len(values) > 1:
+            out[f"{key}_sd"] = round(float(values.std(ddof=1)), 4)
+            out[f"{key}_range"] = [round(float(values.min()), 4), round(float(values.max()), 4)]
+    out["runs"] = len(runs)
+    return out
+
+
+def format_row(name: str, s: dict) -> str:
+    """One table row; with several runs, "mean ±sd" for NMI and ARI and the mean of the rest."""
+    def cell(key: str, fmt: str) -> str:
+        sd = s.get(f"{key}_sd")
+        return f"{s[key]:{fmt}} ±{sd:.4f}" if sd is not None else f"{s[key]:{fmt}}{'':8s}"
+
+    wall = f"{s['seconds']:8.2f}" if s.get("seconds") is not None else f"{'':>8s}"
+    return (f"{name:40s} {cell('nmi', '7.4f')} {cell('ari', '7.4f')} {s['unassigned']:9.2%} "
+            f"{s['clusters']:7.0f} {wall}")
 
 
 def run_ours(texts: list[str], x: np.ndarray, embedder) -> dict:
@@ -184,6 +223,7 @@ def main() -> None:
     ap.add_argument("--sample", type=int, help="random sample of this many rows of --csv (seeded)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-bertopic", action="store_true")
+    ap.add_argument("--runs", type=int, default=1, help="repeat each model this many times; prints mean and spread")
     ap.add_argument("--memory", action="store_true", help="also run the 10k vs 100k partial_fit memory check")
     ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -205,21 +245,35 @@ def main() -> None:
 
         embedder = Embedder("all-MiniLM-L6-v2")  # for the empathy seeds and BERTopic's representation
     print(f"{len(texts)} items, embeddings {x.shape} (all-MiniLM-L6-v2, cached)")
-    rows = []
-    ours = run_ours(texts, x, embedder)
-    rows.append(("ThemeModel (ours)", score(truth, ours["labels"]), ours["seconds"]))
-    if not args.skip_bertopic:
-        bt = run_bertopic(texts, x, embedder)
-        rows.append(("BERTopic default", score(truth, bt["raw"]), None))
-        rows.append(("BERTopic + reduce_outliers(embeddings)", score(truth, bt["labels"]), bt["seconds"]))
-    print(f"\n{'model':42s} {'NMI':>7s} {'ARI':>7s} {'unassig.':>9s} {'themes':>7s} {'wall s':>8s}")
-    for name, s, secs in rows:
-        wall = f"{secs:8.2f}" if secs is not None else f"{'':>8s}"
-        print(f"{name:42s} {s['nmi']:7.4f} {s['ari']:7.4f} {s['unassigned']:9.2%} {s['clusters']:7d} {wall}")
+    ours_runs, bt_raw_runs, bt_runs = [], [], []
+    for run in range(args.runs):
+        ours = run_ours(texts, x if run == 0 else jittered(x, run), embedder)
+        ours_runs.append(score(truth, ours["labels"]) | {"seconds": ours["seconds"]})
+        if not args.skip_bertopic:
+            bt = run_bertopic(texts, x, embedder)
+            bt_raw_runs.append(score(truth, bt["raw"]) | {"seconds": None})
+            bt_runs.append(score(truth, bt["labels"]) | {"seconds": bt["seconds"]})
+        if args.runs > 1:
+            print(f"run {run + 1}/{args.runs}: ours NMI {ours_runs[-1]['nmi']:.4f} ARI {ours_runs[-1]['ari']:.4f}"
+                  + (f"; BERTopic NMI {bt_runs[-1]['nmi']:.4f} ARI {bt_runs[-1]['ari']:.4f}" if bt_runs else ""),
+                  flush=True)
+    rows = [("ThemeModel (ours)", summarise(ours_runs))]
+    if bt_runs:
+        rows.append(("BERTopic default", summarise(bt_raw_runs)))
+        rows.append(("BERTopic + reduce_outliers(embeddings)", summarise(bt_runs)))
+    spread = "   (mean ±sd over runs)" if args.runs > 1 else ""
+    header = f"{'model':40s} {'NMI':>7s}{'':8s} {'ARI':>7s}{'':8s} {'unassig.':>9s} {'themes':>7s} {'wall s':>8s}"
+    print(f"\n{header}{spread}")
+    for name, s in rows:
+        print(format_row(name, s))
     print(f"(ours: {ours['coarse']} coarse themes over the fine ones)")
-    result = {"ours": rows[0][1] | {"seconds": ours["seconds"]}}
-    if not args.skip_bertopic:
-        result["bertopic_reduced"] = rows[2][1] | {"seconds": rows[2][2]}
+    result = {"ours": rows[0][1]}
+    if bt_runs:
+        theirs = rows[2][1]
+        result["bertopic_reduced"] = theirs
+        print(f"ours vs BERTopic + reduce_outliers: NMI {result['ours']['nmi'] - theirs['nmi']:+.4f}, "
+              f"ARI {result['ours']['ari'] - theirs['ari']:+.4f}, "
+              f"wall time x{result['ours']['seconds'] / theirs['seconds']:.2f}")
     if args.memory:
         mem = run_memory()
         for m in mem:

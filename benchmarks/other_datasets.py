@@ -115,6 +115,7 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=4000, help="rows sampled from each set (default 4000)")
     ap.add_argument("--prepare-only", action="store_true")
     ap.add_argument("--skip-bertopic", action="store_true")
+    ap.add_argument("--runs", type=int, default=1, help="runs of each model per set (discovery.py --runs)")
     args = ap.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     prepare_orange()
@@ -125,12 +126,14 @@ def main() -> None:
     results = {}
     for name in names:
         command = [sys.executable, str(ROOT / "benchmarks" / "discovery.py"), "--csv", str(CACHE / f"{name}.csv"),
-                   "--sample", str(args.sample)] + (["--skip-bertopic"] if args.skip_bertopic else [])
+                   "--sample", str(args.sample), "--runs", str(args.runs)]
+        command += ["--skip-bertopic"] if args.skip_bertopic else []
         print(f"== {name}", flush=True)
         proc = subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True)
         print(proc.stdout, end="", flush=True)
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"\n{'set':22s} {'ours NMI / ARI':>16s} {'BERTopic NMI / ARI':>20s}")
+    runs = f" (means of {args.runs} runs)" if args.runs > 1 else ""
+    print(f"\n{'set':22s} {'ours NMI / ARI':>16s} {'BERTopic NMI / ARI':>20s}{runs}")
     for name, r in results.items():
         theirs = r.get("bertopic_reduced")
         other = f"{theirs['nmi']:.4f} / {theirs['ari']:.4f}" if theirs else "skipped"

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "pii": ([], ["--seconds", "1"]),
     "hot_path": ([], ["--messages", "5000", "--texts", "1000"]),
-    "discovery": (["--memory"], []),
+    "discovery": (["--memory", "--runs", "3"], []),
     "other_datasets": ([], ["--sample", "1500"]),
     "alerts": ([], ["--trials", "40", "--agent-trials", "10"]),
     "impact": (["--seeds", "40"], []),
