@@ -236,6 +236,8 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true", help="also run the 10k vs 100k partial_fit memory check")
     ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.runs < 1:
+        ap.error("--runs must be 1 or more")
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child)))
         return
