@@ -22,6 +22,11 @@ QUOTE_POOL = 12
 RESERVOIR_TEXT_CHARS = 300  # a sampled member's text is kept for keywords and quotes, not as an archive
 
 
+def _quote_key(text: str) -> str:
+    """What makes two quotes the same one: case and spacing aside."""
+    return " ".join(text.split()).lower()
+
+
 def reservoir_slot(filled: int, size: int, seen: int, rng: np.random.Generator) -> int | None:
     """Algorithm R: the slot for the ``seen``-th item offered to a reservoir of ``size`` holding ``filled``, or
     None when it is not kept. Every item offered so far ends up in the reservoir with the same chance."""
@@ -79,12 +84,12 @@ class ThemeStats:
         self.last_seen = seen
 
     def _offer_quotes(self, texts: Sequence[str], sims: np.ndarray) -> None:
-        known = {t.lower() for _, t in self.quote_pool}
+        known = {_quote_key(t) for _, t in self.quote_pool}
         for t, s in zip(texts, np.asarray(sims, dtype=float), strict=True):
             t = " ".join(t.split())
-            if t and t.lower() not in known:
+            if t and _quote_key(t) not in known:
                 self.quote_pool.append((float(s), t))
-                known.add(t.lower())
+                known.add(_quote_key(t))
         self.quote_pool.sort(key=lambda q: -q[0])
         del self.quote_pool[QUOTE_POOL:]
 
@@ -121,8 +126,8 @@ class ThemeStats:
 
     def drop_quotes(self, texts: Sequence[str]) -> None:
         """Forget candidate quotes that are among ``texts`` (members that left with a split)."""
-        gone = {" ".join(t.split()).lower() for t in texts}
-        self.quote_pool = [q for q in self.quote_pool if q[1].lower() not in gone]
+        gone = {_quote_key(t) for t in texts}
+        self.quote_pool = [q for q in self.quote_pool if _quote_key(q[1]) not in gone]
 
     def split_off(self, part: np.ndarray, moved: int, seen: int, empathy: Sequence[str | None]) -> ThemeStats:
         """Carve the members sampled in reservoir rows ``part`` (a mask) out as a new theme of ``moved`` members.
