@@ -713,34 +713,51 @@ class ThemeModel:
 
     # -- descriptions ---------------------------------------------------------------------------------------
     def _describe(self, theme_ids: set[str], quiet: bool = False) -> None:
-        """Keywords, label, quotes and empathy category; emit births and renames."""
+        """Refresh the descriptions of ``theme_ids``, keep every fine label distinct, then emit what changed:
+        births and splits, renames, and (unless ``quiet``) updates."""
         if not self.stats:
             return
         keywords = ctfidf_keywords({t: st.terms for t, st in self.stats.items()})
-        births = {t: (ev, rel) for t, ev, rel in self._births}
         old_labels: dict[str, str] = {}
         for tid in sorted(theme_ids):
             theme, st = self.registry.get(tid), self.stats.get(tid)
-            if theme is None or st is None:
-                continue
-            old_labels[tid] = theme.label
-            theme.keywords = keywords.get(tid, [])
-            if st.quote_pool:
-                pool_texts = [t for _, t in st.quote_pool]
-                theme.quotes = representative_quotes(pool_texts, np.array([s for s, _ in st.quote_pool]))
-            if not _still_fits(theme.label, theme.keywords):
-                # no content words ("N/A", "??", emoji): its most typical comment says more than an id
-                fallback = theme.quotes[0][:LABEL_QUOTE_CHARS] if theme.quotes else tid
-                theme.label = short_label(theme.keywords, fallback=fallback)
-            cat, share = st.empathy_share()
-            theme.empathy_category = cat if share >= self.empathy_share else None
-            theme.centroid, theme.size = st.centroid, st.count
+            if theme is not None and st is not None:
+                old_labels[tid] = theme.label
+                self._describe_theme(theme, st, keywords.get(tid, []))
+        for tid, label in self._keep_labels_apart().items():
+            old_labels.setdefault(tid, label)  # a theme described above keeps the label it had before
+        self._emit_descriptions(theme_ids, old_labels, quiet)
+
+    def _describe_theme(self, theme: Theme, st: ThemeStats, keywords: list[str]) -> None:
+        """Keywords, quotes, empathy category, size and centroid from the statistics; a new label only when the
+        old one no longer fits its keywords (so small shifts do not rename)."""
+        theme.keywords = keywords
+        if st.quote_pool:
+            pool_texts = [t for _, t in st.quote_pool]
+            theme.quotes = representative_quotes(pool_texts, np.array([s for s, _ in st.quote_pool]))
+        if not _still_fits(theme.label, theme.keywords):
+            # no content words ("N/A", "??", emoji): its most typical comment says more than an id
+            fallback = theme.quotes[0][:LABEL_QUOTE_CHARS] if theme.quotes else theme.theme_id
+            theme.label = short_label(theme.keywords, fallback=fallback)
+        cat, share = st.empathy_share()
+        theme.empathy_category = cat if share >= self.empathy_share else None
+        theme.centroid, theme.size = st.centroid, st.count
+
+    def _keep_labels_apart(self) -> dict[str, str]:
+        """Give fine themes that share a label distinct ones; returns the labels they had before, by id."""
         fine = self.registry.active("fine")
         distinct = distinguish_labels({t.theme_id: t.label for t in fine}, {t.theme_id: t.keywords for t in fine})
+        before = {}
         for theme in fine:
             if distinct[theme.theme_id] != theme.label:
-                old_labels.setdefault(theme.theme_id, theme.label)
+                before[theme.theme_id] = theme.label
                 theme.label = distinct[theme.theme_id]
+        return before
+
+    def _emit_descriptions(self, theme_ids: set[str], old_labels: dict[str, str], quiet: bool) -> None:
+        """Lineage events for this round: a rename where a label changed, an update for the other described
+        themes, and the pending births and splits (their first event already carries the new label)."""
+        births = {t: (ev, rel) for t, ev, rel in self._births}
         for tid, old_label in sorted(old_labels.items()):
             theme, st = self.registry.get(tid), self.stats.get(tid)
             if tid in births or theme is None:
