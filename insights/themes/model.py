@@ -811,18 +811,23 @@ class ThemeModel:
             elif before != coarse.to_dict(with_centroid=False):
                 self.registry.emit(coarse, "update", [t.theme_id for t in children])
             for child in children:
-                if child.parent_id != coarse.theme_id:
-                    child.parent_id = coarse.theme_id
-                    if child.theme_id not in {e.theme_id for e in self.registry.events}:
-                        self.registry.emit(child, "update", reason=f"coarse parent {coarse.theme_id}")
-                    else:
-                        for e in self.registry.events:
-                            if e.theme_id == child.theme_id:
-                                e.theme.parent_id = coarse.theme_id
+                self._set_parent(child, coarse.theme_id)
         for c in old:
             if c.theme_id not in matched.values():
                 c.status = "retired"
                 self.registry.emit(c, "retire", reason="coarse groups rebuilt")
+
+    def _set_parent(self, child: Theme, parent_id: str) -> None:
+        """Point a fine theme at its coarse parent. Its pending events of this round are corrected in place;
+        only a theme with none gets an update event, so no theme is published twice for one change."""
+        if child.parent_id == parent_id:
+            return
+        child.parent_id = parent_id
+        pending = [e for e in self.registry.events if e.theme_id == child.theme_id]
+        for event in pending:
+            event.theme.parent_id = parent_id
+        if not pending:
+            self.registry.emit(child, "update", reason=f"coarse parent {parent_id}")
 
     # -- state ----------------------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
