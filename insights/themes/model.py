@@ -747,7 +747,7 @@ class ThemeModel:
         """Give fine themes that share a label distinct ones; returns the labels they had before, by id."""
         fine = self.registry.active("fine")
         distinct = distinguish_labels({t.theme_id: t.label for t in fine}, {t.theme_id: t.keywords for t in fine})
-        before = {}
+        before: dict[str, str] = {}
         for theme in fine:
             if distinct[theme.theme_id] != theme.label:
                 before[theme.theme_id] = theme.label
