@@ -86,10 +86,10 @@ class ThemeStats:
     def _offer_quotes(self, texts: Sequence[str], sims: np.ndarray) -> None:
         known = {_quote_key(t) for _, t in self.quote_pool}
         for t, s in zip(texts, np.asarray(sims, dtype=float), strict=True):
-            t = " ".join(t.split())
-            if t and _quote_key(t) not in known:
+            t, key = " ".join(t.split()), _quote_key(t)
+            if t and key not in known:
                 self.quote_pool.append((float(s), t))
-                known.add(_quote_key(t))
+                known.add(key)
         self.quote_pool.sort(key=lambda q: -q[0])
         del self.quote_pool[QUOTE_POOL:]
 
