@@ -29,6 +29,43 @@ def test_report_writes_charts_and_html(sqlite_url: str, tmp_path) -> None:
     assert data["total"] == len(build_sample().feedback) and data["top"][0]["theme_id"] == "praise"
 
 
+def test_report_ranks_what_costs_the_score_most(sqlite_url: str, tmp_path) -> None:
+    """The sample's complaint themes score lower than the rest; praise scores higher and costs nothing."""
+    sample = build_sample()
+    load_sample(InsightStore.from_url(sqlite_url), sample)
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["report", "--since", "2026-03-01", "--out", str(out),
+                                       "--database-url", sqlite_url])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "data.json").read_text())
+    assert data["scored"] == sum(f["score"] is not None for f in sample.feedback) > 0
+    impact = data["impact"]
+    assert len(impact) == 12  # twice --top (6)
+    lost = [t["points_lost"] for t in impact]
+    assert lost == sorted(lost, reverse=True) and lost[0] > 1.0
+    assert impact[0]["significant"] and impact[0]["effect"] < 0 and impact[0]["mean_with"] < impact[0]["mean_without"]
+    assert "praise" not in {t["theme_id"] for t in impact[:6]}
+    assert (out / "impact.png").read_bytes().startswith(PNG)
+    page = (out / "report.html").read_text()
+    assert "What costs the score most" in page and 'src="impact.png"' in page
+    assert impact[0]["label"] in page and "points higher" in page  # the plain-language sentence
+
+
+def test_report_says_so_when_nothing_is_scored(sqlite_url: str, tmp_path) -> None:
+    sample = build_sample()
+    for f in sample.feedback:
+        f["score"] = None
+    load_sample(InsightStore.from_url(sqlite_url), sample)
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["report", "--since", "2026-03-01", "--out", str(out),
+                                       "--database-url", sqlite_url])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "data.json").read_text())
+    assert data["scored"] == 0 and data["impact"] == []
+    assert not (out / "impact.png").exists()
+    assert "no theme has 20 or more scored items in this period (0 scored in all)" in (out / "report.html").read_text()
+
+
 
 def test_since_may_be_a_span_back_from_the_newest_data() -> None:
     from datetime import UTC, datetime

@@ -14,6 +14,8 @@ import click
 from insights.settings import Settings
 
 _RELATIVE = re.compile(r"^(\d+)([hdw])$")
+IMPACT_PNG = "impact.png"
+IMPACT_MIN_COUNT = 20  # scored items a theme needs before its gap is worth a row (as the API's default)
 
 
 def _parse_time(text: str, newest: datetime | None, option: str) -> datetime:
@@ -117,8 +119,17 @@ def _html(data: dict[str, Any], images: list[tuple[str, str]]) -> str:
         + ", ".join(f"{e(t['label'])} ({pct(t['share'])})" for t in a["themes"]) + "</td></tr>"
         for a in data["agents"]
     )
-    figures = "".join(f'<figure><img src="{e(n)}" alt="{e(t)}"><figcaption>{e(t)}</figcaption></figure>'
-                      for n, t in images)
+    def figure(name: str, title: str) -> str:
+        return f'<figure><img src="{e(name)}" alt="{e(title)}"><figcaption>{e(title)}</figcaption></figure>'
+
+    figures = "".join(figure(n, t) for n, t in images if n != IMPACT_PNG)
+    impact_figure = "".join(figure(n, t) for n, t in images if n == IMPACT_PNG)
+    impact_rows = "".join(
+        f"<tr><td>{e(t['label'])}</td><td>{t['share']:.1%}</td><td>{t['mean_with']:.1f} vs {t['mean_without']:.1f}</td>"
+        f"<td>{t['effect']:+.1f} ({t['ci_low']:+.1f} to {t['ci_high']:+.1f})</td><td>{t['points_lost']:.2f}</td>"
+        f"<td>{e(t['sentence'])}</td></tr>" for t in data["impact"]
+    ) or (f'<tr><td colspan="6">no theme has {IMPACT_MIN_COUNT} or more scored items in this period '
+          f'({data["scored"]} scored in all)</td></tr>')
     emp_n, emp_total = sum(p["count"] for p in data["empathy"]), sum(p["total"] for p in data["empathy"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Customer feedback report {e(data['since'][:10])}</title>
@@ -134,6 +145,13 @@ made {e(data['generated_at'])}</p>
 <h2>Alerts</h2>
 <table><tr><th>Severity</th><th>Theme</th><th>Where</th><th>Window</th><th>Observed vs expected</th><th>Why</th></tr>
 {alert_rows}</table>
+<h2>What costs the score most</h2>
+<p>{data['scored']} of the {data['total']} items carry a score (NPS, CSAT, CES or a rating, put on one 0-100 scale).
+Each theme's items are compared with the rest; points lost is what the average score loses to the theme (its share
+times the gap). An association, not proof of cause.</p>
+<table><tr><th>Theme</th><th>Share</th><th>Score with vs without</th><th>Gap (95% CI)</th><th>Points lost</th>
+<th>In words</th></tr>{impact_rows}</table>
+{impact_figure}
 <h2>Top themes</h2>
 <table><tr><th>Theme</th><th>Items</th><th>Share</th><th>Empathy</th></tr>{top_rows}</table>
 {figures}
@@ -155,11 +173,13 @@ made {e(data['generated_at'])}</p>
               help="Sum windows per bucket in the charts (default: by the length of the period).")
 def command(since: str, until: str | None, out_dir: Path, database_url: str | None, top: int,
             bucket: str | None) -> None:
-    """Write PNG charts and a short HTML report of a period: top themes and their trend, empathy-complaint
-    share, theme x journey stage, agents, and the alerts with their evidence.
+    """Write PNG charts and a short HTML report of a period: the alerts with their evidence, what each theme
+    costs in score, top themes and their trend, empathy-complaint share, theme x journey stage, and agents.
 
     Example: insights report --since 7d --out report/
     """
+    from insights.impact import load_rows, theme_impacts, theme_labels
+    from insights.impact_plots import plot_theme_impact
     from insights.store import InsightStore
     from insights.store import queries as q
 
@@ -186,8 +206,15 @@ def command(since: str, until: str | None, out_dir: Path, database_url: str | No
         "heatmap": q.theme_matrix(engine, "journey_stage", start, end, themes=top + 2),
         "agents": agents, "alerts": alerts,
     }
+    scored = load_rows(engine, start, end, scored_only=True)
+    impacts = theme_impacts(scored, theme_labels(engine), min_count=IMPACT_MIN_COUNT)
+    data["scored"] = len(scored)
+    data["impact"] = [t.as_dict() for t in impacts[: 2 * top]]
     out_dir.mkdir(parents=True, exist_ok=True)
     images = _plots(out_dir, data)
+    if scored:
+        plot_theme_impact(impacts, out_dir / IMPACT_PNG, top=2 * top)
+        images.append((IMPACT_PNG, "Points of the average score (0-100) lost to each theme, with 95% intervals"))
     (out_dir / "report.html").write_text(_html(data, images), encoding="utf-8")
     (out_dir / "data.json").write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
     store.engine.dispose()
