@@ -1,6 +1,6 @@
 """The dashboard in headless Chromium (Debian's chromium) against a real API (uvicorn on a free port) and a real
-store: what a person sees — both charts drawn, the heat map, the agents table, the alert listed, a new alert
-appearing by polling, the token prompt — and a screenshot (DASHBOARD_SCREENSHOT, default
+store: what a person sees — both charts drawn, the heat map, what costs the score, the agents table, the alert
+listed, a new alert appearing by polling, the token prompt — and a screenshot (DASHBOARD_SCREENSHOT, default
 build/test-artifacts/dashboard.png).
 
 Skips with the reason when chromium or the playwright package is missing, except under REQUIRE_CHROMIUM=1 (CI),
@@ -112,6 +112,15 @@ def test_dashboard_shows_charts_heatmap_agents_and_live_alerts(served, browser) 
     row = page.locator("#agents tbody tr", has_text=RISE_AGENT)
     assert "rude agent" in row.inner_text()
     assert page.locator("#agents tbody tr").count() == 12
+    # what costs the score most: the API's ranking over the same range, most points lost first
+    impact = page.locator("#impact tbody tr")
+    assert impact.count() == 8
+    shown = [impact.nth(i).get_attribute("data-theme") for i in range(impact.count())]
+    lost = [float(impact.nth(i).locator("td").nth(3).inner_text().split()[0]) for i in range(impact.count())]
+    assert lost == sorted(lost, reverse=True) and lost[0] > 0.5
+    assert "praise" not in shown and " vs " in impact.first.inner_text()
+    assert "points higher" in impact.first.get_attribute("title")  # the plain-language sentence
+    assert "scored feedback items in the range, average score" in page.inner_text("#impact-summary")
     # the alert feed lists the alert for that agent, with its evidence
     alerts = page.locator("#alerts li")
     assert alerts.count() == len(build_sample().alerts)

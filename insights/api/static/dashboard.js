@@ -188,6 +188,24 @@
         "</span>").join("") + "</td></tr>").join("") : '<tr><td colspan="4">no agents in this range</td></tr>';
   }
 
+  async function drawImpact(r) {
+    const data = await api("impact/themes", { since: r.since, until: r.until, top: 8, min_count: 20 });
+    const group = data.groups.length ? data.groups[0] : null;
+    const themes = group ? group.themes : [];
+    const maxLost = Math.max(0.01, ...themes.map((t) => t.points_lost));
+    const row = (t) => '<tr data-theme="' + esc(t.theme_id) + '" title="' + esc(t.sentence) + '">' +
+      "<td>" + esc(t.label) + "</td><td>" + pct(t.share) + "</td>" +
+      "<td>" + t.mean_with.toFixed(1) + " vs " + t.mean_without.toFixed(1) + "</td>" +
+      '<td><span class="bar" style="width:' + (60 * Math.max(0, t.points_lost) / maxLost).toFixed(0) + 'px"></span>' +
+      t.points_lost.toFixed(2) + " (" + t.points_lost_ci[0].toFixed(2) + " to " + t.points_lost_ci[1].toFixed(2) +
+      ")" + (t.significant ? "" : " <small>not significant</small>") + "</td></tr>";
+    $("impact").querySelector("tbody").innerHTML = themes.length ? themes.map(row).join("") :
+      '<tr><td colspan="4">no theme has 20 or more scored items in this range</td></tr>';
+    $("impact-summary").textContent = data.scored ? data.scored + " scored feedback items in the range" +
+      (group && group.mean != null ? ", average score " + group.mean.toFixed(1) + " of 100" : "") :
+      "no scored feedback in this range";
+  }
+
   function describeSlice(dims) {
     const entries = Object.entries(dims || {});
     return entries.length ? entries.map(([k, v]) => k.replace("_id", "") + " " + v).join(", ") : "all feedback";
@@ -235,7 +253,7 @@
     extent = null;
     const ok = await guarded(async () => {
       const r = await range();
-      await Promise.all([drawTrends(r), drawEmpathy(r), drawHeatmap(r), drawAgents(r), pollAlerts()]);
+      await Promise.all([drawTrends(r), drawEmpathy(r), drawHeatmap(r), drawImpact(r), drawAgents(r), pollAlerts()]);
     });
     if (ok) setStatus("updated " + new Date().toISOString().slice(11, 19) + " UTC");
     document.body.dataset.loaded = ok ? "1" : "0";
