@@ -297,3 +297,29 @@ def test_an_empathy_category_trend_is_served_under_the_id_its_alerts_use(client:
     body = client.get("/api/themes/__empathy__:rude/trend", params={"bucket": "1d"}).json()
     assert body["empathy_category"] == "rude" and body["label"] == "rude complaints (all themes)"
     assert sum(p["count"] for p in body["points"]) > 0
+
+
+def test_rankings_list_themes_not_the_empathy_category_counts(client: TestClient, sample: Sample) -> None:
+    """``__empathy__:rude`` counts items already counted in their themes: listed beside them, the same complaints
+    showed twice ("rude agent 18%" next to "__empathy__:rude 18%" for the agent with the injected rise)."""
+    categories = {r["theme_id"] for r in sample.window_counts if r["theme_id"].startswith("__empathy__:")}
+    assert "__empathy__:rude" in categories  # the sample has them, so the checks below can fail
+
+    def ids(items: list[dict]) -> set[str]:
+        return {t["theme_id"] for t in items}
+
+    top = client.get("/api/themes/top", params={**RANGE, "limit": 50}).json()["items"]
+    assert len(top) == 14 and not ids(top) & categories
+    heat = client.get("/api/heatmap", params={**RANGE, "themes": 30}).json()
+    assert not ids(heat["themes"]) & categories and not any(t["label"].startswith("__") for t in heat["themes"])
+    agents = client.get("/api/dimensions/agent_id/themes", params={**RANGE, "top": 20, "limit": 50}).json()["items"]
+    assert agents and not any(ids(a["themes"]) & categories for a in agents)
+    rise = next(a for a in agents if a["value"] == RISE_AGENT)
+    assert [t["theme_id"] for t in rise["themes"][:2]] == ["praise", "rude"]
+    trends = client.get("/api/trends", params={**RANGE, "top": 10}).json()["series"]
+    assert not ids(trends) & categories
+    # asked for by id (as an alert on a category links to it), a category keeps the name its alerts use
+    by_category = client.get("/api/dimensions/agent_id/themes",
+                             params={**RANGE, "theme_id": "__empathy__:rude", "limit": 1}).json()["items"]
+    assert by_category[0]["value"] == RISE_AGENT
+    assert by_category[0]["themes"][0]["label"] == "rude complaints (all themes)"

@@ -29,7 +29,7 @@ from insights.api.params import ID_PATTERN, Dimension
 from insights.settings import Settings, get_settings
 from insights.store import InsightStore
 from insights.store import queries as q
-from insights.trends.model import category_of
+from insights.trends.model import category_label, category_of
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ def create_api(settings: Settings | None = None, store: InsightStore | None = No
             label, empathy = q.EMPATHY_LABEL, "all"
         elif category_of(theme_id):  # one empathy category across all themes, as its alerts name it
             empathy = category_of(theme_id)
-            label = f"{empathy.replace('_', ' ')} complaints (all themes)"
+            label = category_label(empathy)
         else:
             known = q.theme_labels(s.engine, [theme_id])
             if theme_id not in known:

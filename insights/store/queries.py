@@ -2,8 +2,10 @@
 
 Times go in and come out as timezone-aware UTC datetimes. Every time-ranged query reads ``window_counts``
 (``window_start`` in ``[since, until)``), which holds per window and slice the count of each theme, the
-``__all__`` row (the slice's item count, the denominator) and the ``__empathy__`` row (items in any empathy
-theme). The indexes these queries use are in models.py / migration 0002.
+``__all__`` row (the slice's item count, the denominator), the ``__empathy__`` row (items in any empathy
+theme) and one ``__empathy__:<category>`` row per empathy category (items of that category, whatever their
+theme). Those three kinds are not themes: rankings of themes leave them out. The indexes these queries use are
+in models.py / migration 0002.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import String, and_, cast, desc, func, or_, select
 from sqlalchemy.engine import Engine
 
 from insights.store.models import AlertRecord, FeedbackRecord, ThemeEventRecord, ThemeRecord, WindowCount
+from insights.trends.model import CATEGORY_PREFIX, category_label, category_of
 
 TOTAL = "__all__"
 EMPATHY = "__empathy__"
@@ -45,6 +48,12 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _share(count: int, total: int) -> float | None:
     return round(count / total, 6) if total else None
+
+
+def _is_theme(column: Any) -> Any:
+    """A real theme's row: not the denominator, the empathy total or an empathy category's count. A category's
+    items are already counted in their themes, so ranking it beside them would list the same items twice."""
+    return and_(column.not_in(SPECIAL_THEMES), ~column.startswith(CATEGORY_PREFIX, autoescape=True))
 
 
 def _escape_like(value: str) -> str:
@@ -125,15 +134,17 @@ def list_themes(
 
 
 def theme_labels(engine: Engine, theme_ids: list[str] | set[str]) -> dict[str, tuple[str, str | None]]:
-    """theme_id -> (label, empathy_category) for the ids given (unknown ids are absent)."""
-    ids = [t for t in set(theme_ids) if t not in SPECIAL_THEMES]
+    """theme_id -> (label, empathy_category) for the ids given (unknown ids are absent); an empathy category's
+    pseudo-theme is named as its alerts name it."""
+    out = {t: (category_label(c), c) for t in set(theme_ids) if (c := category_of(t))}
+    ids = [t for t in set(theme_ids) if t not in SPECIAL_THEMES and t not in out]
     if not ids:
-        return {}
+        return out
     stmt = select(themes_t.c.theme_id, themes_t.c.label, themes_t.c.empathy_category).where(
         themes_t.c.theme_id.in_(ids)
     )
     with engine.connect() as conn:
-        return {r.theme_id: (r.label, r.empathy_category) for r in conn.execute(stmt)}
+        return out | {r.theme_id: (r.label, r.empathy_category) for r in conn.execute(stmt)}
 
 
 def get_theme(engine: Engine, theme_id: str, quotes: int = 5) -> dict[str, Any] | None:
@@ -243,7 +254,7 @@ def top_themes(
             wc.c.window_start < utc(until)]
     total_stmt = select(func.coalesce(func.sum(wc.c.count), 0)).where(*base, wc.c.theme_id == TOTAL)
     n = func.sum(wc.c.count).label("n")
-    stmt = select(wc.c.theme_id, n).where(*base, wc.c.theme_id.not_in(SPECIAL_THEMES))
+    stmt = select(wc.c.theme_id, n).where(*base, _is_theme(wc.c.theme_id))
     if empathy_only:
         stmt = stmt.join(themes_t, themes_t.c.theme_id == wc.c.theme_id).where(
             themes_t.c.empathy_category.is_not(None)
@@ -315,9 +326,8 @@ def themes_by_dimension(
     base = [wc.c.dimension == dimension, wc.c.window_start >= utc(since), wc.c.window_start < utc(until),
             wc.c.value.in_(names) if not theme_id else True]
     n = func.sum(wc.c.count).label("n")
-    stmt = select(wc.c.value, wc.c.theme_id, n).where(*base, wc.c.theme_id.not_in(SPECIAL_THEMES))
-    if theme_id:
-        stmt = stmt.where(wc.c.theme_id == theme_id)
+    asked = wc.c.theme_id.not_in(SPECIAL_THEMES) & (wc.c.theme_id == theme_id) if theme_id else _is_theme(wc.c.theme_id)
+    stmt = select(wc.c.value, wc.c.theme_id, n).where(*base, asked)
     if empathy_only:
         stmt = stmt.join(themes_t, themes_t.c.theme_id == wc.c.theme_id).where(
             themes_t.c.empathy_category.is_not(None)

@@ -18,6 +18,11 @@ def category_theme_id(category: str) -> str:
     return CATEGORY_PREFIX + category
 
 
+def category_label(category: str) -> str:
+    """What people read for a category pseudo-theme, in alerts, the API and the dashboard."""
+    return f"{category.replace('_', ' ')} complaints (all themes)"
+
+
 def category_of(theme_id: str) -> str | None:
     """The empathy category of a category pseudo-theme id, else None."""
     return theme_id[len(CATEGORY_PREFIX) :] if theme_id.startswith(CATEGORY_PREFIX) else None

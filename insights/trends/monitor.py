@@ -16,6 +16,7 @@ from insights.trends.model import (
     EMPATHY_THEME_ID,
     Alert,
     Observation,
+    category_label,
     category_of,
 )
 from insights.trends.stats import TailTest, severity, severity_rank, tail_test
@@ -237,7 +238,7 @@ class TrendMonitor:
             label, empathy, aggregate = EMPATHY_LABEL, EMPATHY_CATEGORY_ALL, True
         elif category_of(cand.theme):
             empathy = category_of(cand.theme)
-            label, aggregate = f"{empathy.replace('_', ' ')} complaints (all themes)", True
+            label, aggregate = category_label(empathy), True
         else:
             info = self.counts.theme_info(cand.theme)
             label, empathy, aggregate = info[0], info[1], False
