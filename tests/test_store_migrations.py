@@ -17,7 +17,8 @@ from insights.store import FeedbackRecord, InsightStore, create_db_engine
 from insights.store.db import MIGRATIONS, alembic_config, current_revision, head_revision, init_db
 from insights.store.sample import build_sample, load_sample
 
-VIEWS = {"v_theme_trend", "v_empathy_share", "v_theme_by_agent", "v_theme_by_journey_stage", "v_theme_by_dimension"}
+VIEWS = {"v_theme_trend", "v_empathy_share", "v_theme_by_agent", "v_theme_by_journey_stage", "v_theme_by_dimension",
+         "v_empathy_category_share"}
 
 
 def test_migrations_make_the_models_schema(database_url: str) -> None:
@@ -116,9 +117,20 @@ def test_views_chart_the_window_counts(database_url: str) -> None:
         assert by_agent == agent_rude
         stages = conn.execute(text("SELECT DISTINCT journey_stage FROM v_theme_by_journey_stage")).scalars().all()
         assert set(stages) == {"onboarding", "purchase", "delivery", "billing", "support", "cancellation"}
-        special = conn.execute(text(
-            "SELECT COUNT(*) FROM v_theme_by_dimension WHERE theme_id IN ('__all__', '__empathy__')")).scalar()
-        assert special == 0
+        for view in ("v_theme_trend", "v_theme_by_agent", "v_theme_by_journey_stage", "v_theme_by_dimension"):
+            special = conn.execute(text(  # the denominator, the empathy total and the category counts
+                f"SELECT COUNT(*) FROM {view} WHERE theme_id IN ('__all__', '__empathy__') "
+                "OR theme_id LIKE '!_!_empathy!_!_:%' ESCAPE '!'")).scalar()
+            assert special == 0, view
+        category = conn.execute(text(
+            "SELECT label, SUM(count), SUM(total), MAX(share) FROM v_empathy_category_share "
+            "WHERE empathy_category = 'rude' AND dimension = '__all__' GROUP BY label")).one()
+        rude_all = sum(r["count"] for r in rows if r["theme_id"] == "__empathy__:rude")
+        assert rude_all > 0 and category[:3] == ("rude complaints (all themes)", rude_all, sum(totals.values()))
+        assert 0 < category[3] < 1
+        agents = conn.execute(text("SELECT COUNT(DISTINCT value) FROM v_empathy_category_share "
+                                   "WHERE dimension = 'agent_id'")).scalar()
+        assert agents == 12
 
 
 def test_migrations_ship_with_the_package() -> None:
@@ -132,7 +144,7 @@ def test_migrations_ship_with_the_package() -> None:
     assert len(list((MIGRATIONS / "versions").glob("0*.py"))) >= 3
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004"])
 def test_every_revision_is_reachable(revision: str, sqlite_url: str) -> None:
     engine = create_db_engine(sqlite_url)
     with engine.connect() as conn:
