@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -13,12 +14,18 @@ from insights.store.sample import RISE_AGENT, build_sample, load_sample
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def test_report_writes_charts_and_html(sqlite_url: str, tmp_path) -> None:
-    load_sample(InsightStore.from_url(sqlite_url), build_sample())
+def _report(sqlite_url: str, tmp_path) -> Path:
+    """Run ``insights report`` over the sample's day and return its folder."""
     out = tmp_path / "report"
     result = CliRunner().invoke(main, ["report", "--since", "2026-03-01", "--out", str(out),
                                        "--database-url", sqlite_url])
     assert result.exit_code == 0, result.output
+    return out
+
+
+def test_report_writes_charts_and_html(sqlite_url: str, tmp_path) -> None:
+    load_sample(InsightStore.from_url(sqlite_url), build_sample())
+    out = _report(sqlite_url, tmp_path)
     for name in ("trends.png", "empathy.png", "heatmap.png", "agents.png"):
         data = (out / name).read_bytes()
         assert data.startswith(PNG) and len(data) > 10_000, name
@@ -33,10 +40,7 @@ def test_report_ranks_what_costs_the_score_most(sqlite_url: str, tmp_path) -> No
     """The sample's complaint themes score lower than the rest; praise scores higher and costs nothing."""
     sample = build_sample()
     load_sample(InsightStore.from_url(sqlite_url), sample)
-    out = tmp_path / "report"
-    result = CliRunner().invoke(main, ["report", "--since", "2026-03-01", "--out", str(out),
-                                       "--database-url", sqlite_url])
-    assert result.exit_code == 0, result.output
+    out = _report(sqlite_url, tmp_path)
     data = json.loads((out / "data.json").read_text())
     assert data["scored"] == sum(f["score"] is not None for f in sample.feedback) > 0
     impact = data["impact"]
@@ -56,10 +60,7 @@ def test_report_says_so_when_nothing_is_scored(sqlite_url: str, tmp_path) -> Non
     for f in sample.feedback:
         f["score"] = None
     load_sample(InsightStore.from_url(sqlite_url), sample)
-    out = tmp_path / "report"
-    result = CliRunner().invoke(main, ["report", "--since", "2026-03-01", "--out", str(out),
-                                       "--database-url", sqlite_url])
-    assert result.exit_code == 0, result.output
+    out = _report(sqlite_url, tmp_path)
     data = json.loads((out / "data.json").read_text())
     assert data["scored"] == 0 and data["impact"] == []
     assert not (out / "impact.png").exists()
