@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "hot_path": ([], ["--messages", "5000", "--texts", "1000"]),
     "discovery": (["--memory", "--runs", "3"], []),
     "other_datasets": ([], ["--sample", "1500"]),
+    "empathy": ([], ["--items", "3000"]),
     "alerts": ([], ["--trials", "40", "--agent-trials", "10"]),
     "impact": (["--seeds", "40"], []),
     "throughput-none": (["--repeats", "none", "--messages", "10000"], ["--repeats", "none", "--messages", "2000"]),

@@ -57,6 +57,25 @@ NOT_EMPATHY = [
     "I spent an hour in the queue to see someone.",
     "Waiting time on the hotline is far too long.",
 ]
+# Praise of the agent lies close to complaints about the agent (both are about the agent), and "fine, nothing
+# to add" close to "didn't care": on the demo's simulated stream the nearest seeds alone flagged 128 thank-yous
+# as empathy problems; with the classifier in front, 25 (benchmarks/empathy.py).
+PRAISE_AND_NEUTRAL = [
+    "The cashier was lovely and sorted everything out in minutes.",
+    "Big thanks to the technician, he was polite and very knowledgeable.",
+    "Your call centre staff were courteous and efficient.",
+    "Nothing to report, all good.",
+    "It was fine, no strong feelings either way.",
+    "Decent enough, I suppose.",
+    "No comment.",
+]
+# Praise that names the complaint it did not have: hard for a sentence embedding, which weighs "hurried" more
+# than "never". One of these three is still flagged.
+PRAISE_NAMING_A_COMPLAINT = [
+    "She listened carefully and fixed it on the first try.",
+    "The rep rang me back the next day as promised, impressive.",
+    "He took his time to explain everything, I never felt hurried.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +88,8 @@ def test_held_out_phrasings_are_not_seed_examples():
     known = {t.lower() for c in seeds["categories"].values() for t in c["examples"]} | {
         t.lower() for t in seeds["negatives"]
     }
-    assert not known & {t.lower() for ts in HELD_OUT.values() for t in ts + NOT_EMPATHY}
+    written_here = [t for ts in HELD_OUT.values() for t in ts] + NOT_EMPATHY + PRAISE_AND_NEUTRAL
+    assert not known & {t.lower() for t in written_here + PRAISE_NAMING_A_COMPLAINT}
 
 
 def test_threshold_is_calibrated_on_the_seeds(matcher):
@@ -93,6 +113,22 @@ def test_held_out_empathy_complaints_are_flagged(matcher, embedder):
 def test_food_price_delivery_bug_and_wait_complaints_are_not_flagged(matcher, embedder):
     got = matcher.classify(embedder.encode(NOT_EMPATHY))
     assert [t for t, (c, _) in zip(NOT_EMPATHY, got, strict=True) if c is not None] == []
+
+
+def test_praise_of_the_agent_and_neutral_remarks_are_not_flagged(matcher, embedder):
+    got = matcher.classify(embedder.encode(PRAISE_AND_NEUTRAL))
+    assert [(t, c) for t, (c, _) in zip(PRAISE_AND_NEUTRAL, got, strict=True) if c is not None] == []
+    hard = matcher.classify(embedder.encode(PRAISE_NAMING_A_COMPLAINT))
+    assert sum(c is not None for c, _ in hard) <= 1, list(zip(PRAISE_NAMING_A_COMPLAINT, hard, strict=True))
+
+
+def test_a_saved_matcher_classifies_the_same_and_an_older_calibration_is_not_reused(matcher, embedder):
+    texts = [t for ts in HELD_OUT.values() for t in ts] + NOT_EMPATHY + PRAISE_AND_NEUTRAL
+    x = embedder.encode(texts)
+    state = json.loads(json.dumps(matcher.to_state()))
+    assert EmpathyMatcher.from_state(state).classify(x) == matcher.classify(x)
+    older = {k: v for k, v in state.items() if k != "method"} | {"calibration": [0.9, 0.5, 0.1]}
+    assert EmpathyMatcher.from_state(older).calibration == matcher.calibration  # made for similarities: redone
 
 
 def test_a_theme_of_rude_complaints_gets_the_category_and_others_do_not(embedder):
