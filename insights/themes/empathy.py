@@ -141,7 +141,8 @@ class EmpathyMatcher:
         accepted = (best_score >= threshold) & (best_score - scores[:, -1] >= margin)
         return np.where(accepted, best, -1), best_score
 
-    def _f_score(self, pred: np.ndarray, truth: np.ndarray, beta: float) -> float:
+    @staticmethod
+    def _f_score(pred: np.ndarray, truth: np.ndarray, beta: float) -> float:
         tp = np.sum((pred >= 0) & (pred == truth))
         if tp == 0:
             return -1.0
