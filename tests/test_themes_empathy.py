@@ -59,7 +59,7 @@ NOT_EMPATHY = [
 ]
 # Praise of the agent lies close to complaints about the agent (both are about the agent), and "fine, nothing
 # to add" close to "didn't care": on the demo's simulated stream the nearest seeds alone flagged 128 thank-yous
-# as empathy problems; with the classifier in front, 25 (benchmarks/empathy.py).
+# as empathy problems; with the classifier in front, 37 (benchmarks/empathy.py).
 PRAISE_AND_NEUTRAL = [
     "The cashier was lovely and sorted everything out in minutes.",
     "Big thanks to the technician, he was polite and very knowledgeable.",
