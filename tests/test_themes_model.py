@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from insights.themes import ThemeModel, cluster_embeddings
-from insights.themes.keywords import count_terms, ctfidf_keywords, distinguish_labels, short_label
+from insights.themes.keywords import count_terms, ctfidf_keywords, distinguish_labels, short_label, terms_of
 from tests.arrays import bytes_held
 
 DIM = 32
@@ -195,7 +195,7 @@ def test_a_theme_renamed_split_and_its_neighbours_retired_leave_their_lineage_in
     (split,) = by_type["split"]
     assert split.related_theme_ids == [drifting]
     halves = {model.get_theme(drifting).label, model.get_theme(split.theme_id).label}
-    assert halves == {"refund arrived", "blocked abroad"}, halves
+    assert halves == {"never arrived", "blocked abroad"}, halves  # "refund never arrived": the negation stays
     assert split.theme_id in {t.theme_id for t in model.themes}  # born, not retired at once
     assert {e.theme_id for e in by_type["retire"] if e.theme.level == "fine"} == silent
     active = model.themes
@@ -263,6 +263,25 @@ def test_ctfidf_prefers_terms_specific_to_a_theme():
     assert "app" in " ".join(kw["b"][:2])
     assert short_label(["late delivery", "driver"], "x") == "late delivery"
     assert short_label([], "t0001") == "t0001"
+
+
+def test_a_negation_stays_with_the_word_it_negates():
+    """Without it, praise ("super smooth, no complaints") was labelled "smooth complaints" and "refund hasn't
+    arrived" counted as "refund arrived"."""
+    assert terms_of("Super smooth, no complaints.") == [
+        "super", "smooth", "no complaints", "super smooth", "smooth no complaints"
+    ]
+    assert "card not arrived" in terms_of("My card hasn't arrived yet")
+    assert "never agreed" in terms_of("a fee I never agreed to")
+    assert "no took" not in terms_of("no one took responsibility")  # only the word right after the negation
+    groups = {
+        "praise": count_terms(["Super smooth, no complaints.", "super smooth, no complaints!", "No complaints."]),
+        "late": count_terms(["My parcel hasn't arrived", "parcel has not arrived yet", "parcel not arrived"]),
+        "app": count_terms(["the app crashes", "app crashes on login", "the app is slow"]),
+    }
+    kw = ctfidf_keywords(groups)
+    assert short_label(kw["praise"], "x") in {"no complaints", "smooth no complaints"}
+    assert short_label(kw["late"], "x") in {"not arrived", "parcel not arrived"}
 
 
 def test_buffered_outliers_hold_only_their_own_rows():

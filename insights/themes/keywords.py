@@ -29,16 +29,32 @@ def _stop_words() -> frozenset[str]:
         "im", "ive", "dont", "didnt", "cant", "wont", "isnt", "doesnt", "just", "really", "like", "get", "got",
         "does", "did", "doing", "need", "want", "able", "way", "know", "tell", "please", "help", "hi", "hello",
         "thanks", "thank", "long", "possible", "make", "use", "used", "going", "still", "yet", "ok", "okay",
-        "theres", "thats", "whats", "youre", "theyre", "ill", "id",
+        "theres", "thats", "whats", "youre", "theyre", "ill", "id", "theyd", "youd", "hed", "youve", "theyve", "weve",
     }
     return frozenset(ENGLISH_STOP_WORDS | extra)
 
 
+# Negations are stop words, but dropping them turns "super smooth, no complaints" into the label "smooth
+# complaints" and "refund hasn't arrived" into "refund arrived". The word right after one keeps it instead.
+NEGATORS = {"no": "no", "never": "never", "without": "no"} | dict.fromkeys(
+    ["not", "nor", "cannot", "dont", "didnt", "doesnt", "isnt", "arent", "wasnt", "werent", "hasnt", "havent",
+     "hadnt", "wont", "wouldnt", "cant", "couldnt", "shouldnt", "aint"], "not")
+
+
 def terms_of(text: str) -> list[str]:
-    """Unigrams and bigrams of content words (stop words dropped, lower case, apostrophes removed)."""
+    """Unigrams and bigrams of content words (stop words dropped, lower case, apostrophes removed); a word right
+    after a negation is one term with it ("no complaints", "not arrived")."""
     stop = _stop_words()
-    words = [w.replace("'", "").replace("’", "") for w in TOKEN.findall(text.lower())]
-    words = [w for w in words if 1 < len(w) <= MAX_WORD_LENGTH and w not in stop]
+    words: list[str] = []
+    negation = ""
+    for w in TOKEN.findall(text.lower()):
+        w = w.replace("'", "").replace("’", "")
+        if w in NEGATORS:
+            negation = NEGATORS[w]
+        else:
+            if 1 < len(w) <= MAX_WORD_LENGTH and w not in stop:
+                words.append(f"{negation} {w}" if negation else w)
+            negation = ""  # only the word right after it: "no one took" is not "no took"
     return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a != b]
 
 
@@ -115,7 +131,8 @@ def distinguish_labels(
         if len(tids) < 2:
             continue
         taken = {_stem(w) for w in label.replace(",", " ").split()}
-        words = {t: [w for kw in keywords.get(t, [])[:depth] for w in kw.split()] for t in tids}
+        words = {t: [w for kw in keywords.get(t, [])[:depth] for w in kw.split() if w not in NEGATORS.values()]
+                 for t in tids}
         for tid in sorted(tids):
             others = {_stem(w) for o in tids if o != tid for w in words[o]}
             fresh = [w for w in words[tid] if _stem(w) not in taken]
