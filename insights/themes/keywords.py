@@ -26,7 +26,7 @@ def _stop_words() -> frozenset[str]:
 
     # Filler of questions and complaints in any domain (not domain words): they make poor labels.
     extra = {
-        "im", "ive", "dont", "didnt", "cant", "wont", "isnt", "doesnt", "just", "really", "like", "get", "got",
+        "im", "ive", "just", "really", "like", "get", "got",
         "does", "did", "doing", "need", "want", "able", "way", "know", "tell", "please", "help", "hi", "hello",
         "thanks", "thank", "long", "possible", "make", "use", "used", "going", "still", "yet", "ok", "okay",
         "theres", "thats", "whats", "youre", "theyre", "ill", "id", "theyd", "youd", "hed", "youve", "theyve", "weve",
@@ -39,6 +39,7 @@ def _stop_words() -> frozenset[str]:
 NEGATORS = {"no": "no", "never": "never", "without": "no"} | dict.fromkeys(
     ["not", "nor", "cannot", "dont", "didnt", "doesnt", "isnt", "arent", "wasnt", "werent", "hasnt", "havent",
      "hadnt", "wont", "wouldnt", "cant", "couldnt", "shouldnt", "aint"], "not")
+NEGATIONS = frozenset(NEGATORS.values())  # what a negated term starts with: never the word that tells labels apart
 
 
 def terms_of(text: str) -> list[str]:
@@ -131,7 +132,7 @@ def distinguish_labels(
         if len(tids) < 2:
             continue
         taken = {_stem(w) for w in label.replace(",", " ").split()}
-        words = {t: [w for kw in keywords.get(t, [])[:depth] for w in kw.split() if w not in NEGATORS.values()]
+        words = {t: [w for kw in keywords.get(t, [])[:depth] for w in kw.split() if w not in NEGATIONS]
                  for t in tids}
         for tid in sorted(tids):
             others = {_stem(w) for o in tids if o != tid for w in words[o]}
