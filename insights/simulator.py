@@ -280,6 +280,8 @@ class SimulatedFeedback:
     truth: str
     is_injected: bool
     event_time: datetime
+    also: str | None = None
+    """The theme of a second remark tacked on ("... Also, the rep was rude."), if any."""
 
     @property
     def text(self) -> str:
@@ -301,6 +303,12 @@ class SimulatedFeedback:
     @property
     def empathy_category(self) -> str | None:
         return THEME_BY_KEY[self.truth].empathy
+
+    @property
+    def empathy_categories(self) -> frozenset[str]:
+        """Every empathy problem the text names: its main theme's and its second remark's, if they are ones."""
+        keys = (self.truth, self.also) if self.also else (self.truth,)
+        return frozenset(c for c in (THEME_BY_KEY[k].empathy for k in keys) if c)
 
 
 class FeedbackSimulator:
@@ -378,9 +386,9 @@ class FeedbackSimulator:
         dims = self._dimensions(kind)
         theme, injected = self._theme(event_time, dims, kind)
         spec = THEME_BY_KEY[theme]
-        text = self._text(spec)
+        text, also = self._text(spec)
         build = self._survey if kind == "survey" else self._review
-        return SimulatedFeedback(build(spec, text, dims, event_time), kind, theme, injected, event_time)
+        return SimulatedFeedback(build(spec, text, dims, event_time), kind, theme, injected, event_time, also)
 
     # -- parts ------------------------------------------------------------------------------------------
     def _dimensions(self, kind: Kind) -> dict[str, str | None]:
@@ -434,22 +442,25 @@ class FeedbackSimulator:
                 injected = self.rng.random() < 1.0 - 1.0 / inj.multiplier
         return theme, injected
 
-    def _text(self, spec: ThemeSpec) -> str:
+    def _text(self, spec: ThemeSpec) -> tuple[str, str | None]:
+        """The message text, and the theme of a second remark when one is tacked on."""
         rng = self.rng
         if spec.shorts and rng.random() < self.short_share:
-            return rng.choice(spec.shorts)
+            return rng.choice(spec.shorts), None
         template = rng.choice(spec.templates)
         body = _fill(template, rng)
         opener = rng.choice(_OPENERS[spec.tone])
         mid_sentence = bool(opener) and not opener.endswith(". ")
         text = opener + _lower_first(body, rng, force=mid_sentence) + rng.choice(_CLOSERS[spec.tone])
+        also = None
         if rng.random() < 0.1:  # a second, different complaint or remark tacked on
             other = rng.choice(THEMES)
             if other.key != spec.key and other.tone == spec.tone:
                 text += " Also, " + _lower_first(_fill(rng.choice(other.templates), rng), rng, force=True)
+                also = other.key
         if rng.random() < self.pii_share:
             text += rng.choice(_PII).format(n=rng.randrange(10000))
-        return _style(text, rng)
+        return _style(text, rng), also
 
     def _survey(self, spec: ThemeSpec, text: str, dims: dict, moment: datetime) -> dict[str, Any]:
         rng = self.rng

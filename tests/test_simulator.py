@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +58,21 @@ def test_wording_varies_like_real_feedback(items):
         assert texts[short] >= 2  # the exact short answers surveys are full of
     rude = {item.text for item in items if item.truth == "rude"}
     assert len(rude) > 40
+
+
+def test_a_second_remark_is_part_of_the_truth(items):
+    """ "Late again. Also, the rep was rude." names an empathy problem though its main theme is delivery."""
+    by_key = {t.key: t for t in THEMES}
+    with_remark = [i for i in items if i.also]
+    assert 0.03 * len(items) < len(with_remark) < 0.12 * len(items)
+    for i in with_remark:
+        assert re.search(r"\b(also|laso|aslo|alos), ", i.text.lower()) and i.also != i.truth  # typos swap letters
+        assert by_key[i.also].tone == by_key[i.truth].tone
+        expected = {by_key[i.truth].empathy, by_key[i.also].empathy} - {None}
+        assert i.empathy_categories == expected
+    hidden = [i for i in with_remark if i.empathy_category is None and i.empathy_categories]
+    assert hidden, "no non-empathy complaint with an empathy remark tacked on"
+    assert all(i.empathy_categories == ({i.empathy_category} - {None}) for i in items if not i.also)
 
 
 def test_dimensions_cover_agents_teams_stages_and_channels(items):
