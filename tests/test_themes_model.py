@@ -9,7 +9,15 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from insights.themes import ThemeModel, cluster_embeddings
-from insights.themes.keywords import count_terms, ctfidf_keywords, distinguish_labels, short_label, terms_of
+from insights.themes.keywords import (
+    count_terms,
+    ctfidf_keywords,
+    distinguish_labels,
+    label_phrase,
+    label_words,
+    short_label,
+    terms_of,
+)
 from tests.arrays import bytes_held
 
 DIM = 32
@@ -282,6 +290,33 @@ def test_a_negation_stays_with_the_word_it_negates():
     kw = ctfidf_keywords(groups)
     assert short_label(kw["praise"], "x") in {"no complaints", "smooth no complaints"}
     assert short_label(kw["late"], "x") in {"not arrived", "parcel not arrived"}
+
+
+def test_a_label_reads_as_the_customers_wrote_it():
+    """Keyword pairs drop the little words ("verify identity", "reading script"); the quotes still have them."""
+    quotes = ["Why do I need to verify my identity?", "verify the identity of who?", "I can't verify my identity"]
+    assert label_phrase("verify identity", quotes) == "verify my identity"  # the phrase most quotes share
+    assert label_phrase("not listen", ["They didn't listen at all.", "rude"]) == "didn't listen"
+    assert label_phrase("reading script", ["Sounded like they were Reading from a script."]) == "reading from a script"
+    assert label_phrase("uk card", ["I live in the UK, can I still get a card?"]) == "uk card"  # not across a clause
+    assert label_phrase("billed quoted", ["Got billed $20 more than the quoted price"]) == "billed quoted"
+    assert label_phrase("late delivery", ["the app crashes"]) == "late delivery"  # not in the quotes
+    assert label_phrase("balance, top", ["top up my balance"]) == "balance, top"  # two keywords, no phrase
+    assert label_words("card isn't working, abroad") == {"card", "not", "working", "abroad"}
+
+
+def test_a_fitted_theme_gets_the_phrase_and_keeps_it_while_its_keywords_hold():
+    texts, x, _, _ = blobs(3, 60)
+    wording = ["I need to verify my identity", "how do I verify my identity", "app crashes on login",
+               "the app crashes on login", "my parcel is late", "parcel was late again"]
+    texts = [wording[2 * (i // 60) + i % 2] for i in range(len(texts))]
+    model = ThemeModel(empathy=False).fit(texts, x)
+    labels = {t.label for t in model.themes if t.level == "fine"}
+    assert labels == {"verify my identity", "app crashes", "parcel is late"}, labels
+    before = [e for e in model.pop_events() if e.event_type == "rename"]
+    model.partial_fit(texts[:120], x[:120])
+    assert {t.label for t in model.themes if t.level == "fine"} == labels
+    assert not before and not [e for e in model.pop_events() if e.event_type == "rename"]
 
 
 def test_buffered_outliers_hold_only_their_own_rows():

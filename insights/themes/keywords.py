@@ -114,6 +114,58 @@ def short_label(keywords: Sequence[str], fallback: str) -> str:
     return ", ".join(keywords[:2])
 
 
+PHRASE_MAX_WORDS = 7
+_BREAKS = re.compile(r"[.,;:!?()\[\]\"\d$£€¥]")  # a label does not run across a clause, and names no amount
+
+
+def label_phrase(label: str, quotes: Sequence[str], max_words: int = PHRASE_MAX_WORDS) -> str:
+    """The label as customers wrote it: its keyword pair with the words between them, taken from the quotes
+    ("verify identity" → "verify my identity", "not listen" → "didn't listen", "reading script" → "reading
+    from a script").
+
+    Why: c-TF-IDF terms drop stop words, so a label of two keywords reads like a telegram. The phrase most of the
+    quotes share wins (the most central on a tie); a phrase that crosses punctuation, names a number or runs past
+    ``max_words`` is no label, and the keyword label stays.
+    """
+    if not label or "," in label:
+        return label
+    found: Counter[str] = Counter()
+    first: dict[str, int] = {}
+    for rank, quote in enumerate(quotes):
+        phrase = _surface(label, quote)
+        if phrase and not _BREAKS.search(phrase) and len(phrase.split()) <= max_words:
+            found[phrase] += 1
+            first.setdefault(phrase, rank)
+    return max(found, key=lambda p: (found[p], -first[p])) if found else label
+
+
+def _surface(label: str, text: str) -> str | None:
+    """The first stretch of ``text`` whose terms (as ``terms_of`` makes them) are ``label``, lower case."""
+    stop = _stop_words()
+    spans: list[tuple[str, int, int]] = []  # term, start, end
+    negation: tuple[str, int] | None = None
+    for m in TOKEN.finditer(text):
+        w = m.group().lower().replace("'", "").replace("’", "")
+        if w in NEGATORS:
+            negation = (NEGATORS[w], m.start())
+            continue
+        if 1 < len(w) <= MAX_WORD_LENGTH and w not in stop:
+            term, start = (f"{negation[0]} {w}", negation[1]) if negation else (w, m.start())
+            spans.append((term, start, m.end()))
+        negation = None
+    for i, (term, start, end) in enumerate(spans):
+        if term == label:
+            return " ".join(text[start:end].lower().split())
+        if i + 1 < len(spans) and f"{term} {spans[i + 1][0]}" == label:
+            return " ".join(text[start:spans[i + 1][2]].lower().split())
+    return None
+
+
+def label_words(label: str) -> set[str]:
+    """The content words of a label (keyword or phrase), as keywords spell them: what must still rank for it."""
+    return {w for t in terms_of(label.replace(",", " ")) for w in t.split()}
+
+
 def distinguish_labels(
     labels: Mapping[str, str], keywords: Mapping[str, Sequence[str]], depth: int = 6
 ) -> dict[str, str]:

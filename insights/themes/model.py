@@ -24,6 +24,8 @@ from insights.themes.keywords import (
     count_terms,
     ctfidf_keywords,
     distinguish_labels,
+    label_phrase,
+    label_words,
     prune,
     representative_quotes,
     short_label,
@@ -738,7 +740,7 @@ class ThemeModel:
         if not _still_fits(theme.label, theme.keywords):
             # no content words ("N/A", "??", emoji): its most typical comment says more than an id
             fallback = theme.quotes[0][:LABEL_QUOTE_CHARS] if theme.quotes else theme.theme_id
-            theme.label = short_label(theme.keywords, fallback=fallback)
+            theme.label = label_phrase(short_label(theme.keywords, fallback=fallback), [q for _, q in st.quote_pool])
         cat, share = st.empathy_share()
         theme.empathy_category = cat if share >= self.empathy_share else None
         theme.centroid, theme.size = st.centroid, st.count
@@ -792,8 +794,10 @@ class ThemeModel:
                        enumerate(new_groups)}
         keywords = ctfidf_keywords({str(g): c for g, c in term_counts.items()})
         largest = [max((self.registry.get(c) for c in m), key=lambda t: t.size) for m in new_groups]
+        quotes = [[q for c in m for q in self.registry.get(c).quotes] for m in new_groups]
         labels = distinguish_labels(
-            {str(g): short_label(keywords.get(str(g), []), fallback=t.label) for g, t in enumerate(largest)}, keywords
+            {str(g): label_phrase(short_label(keywords.get(str(g), []), fallback=t.label), quotes[g])
+             for g, t in enumerate(largest)}, keywords
         )
         for g, members in enumerate(new_groups):
             children = sorted((self.registry.get(c) for c in members), key=lambda t: -t.size)
@@ -917,11 +921,12 @@ def _size_and_centroid(children: list[Theme]) -> tuple[int, np.ndarray]:
 
 
 def _still_fits(label: str, keywords: list[str]) -> bool:
-    """Keep a label while its words are still among the top keywords (no rename churn on small shifts)."""
-    if not label or not keywords:
+    """Keep a label while its content words are still among the top keywords (no rename churn on small shifts)."""
+    words = label_words(label)
+    if not words or not keywords:
         return False
     top = {w for kw in keywords[:4] for w in kw.split()}
-    return all(w in top for w in label.replace(",", " ").split())
+    return words <= top
 
 
 def _majority_category(children: list[Theme], min_share: float) -> str | None:
