@@ -203,7 +203,7 @@ def test_a_theme_renamed_split_and_its_neighbours_retired_leave_their_lineage_in
     (split,) = by_type["split"]
     assert split.related_theme_ids == [drifting]
     halves = {model.get_theme(drifting).label, model.get_theme(split.theme_id).label}
-    assert halves == {"never arrived", "blocked abroad"}, halves  # "refund never arrived": the negation stays
+    assert halves == {"refund never arrived", "blocked abroad"}, halves  # the negation stays
     assert split.theme_id in {t.theme_id for t in model.themes}  # born, not retired at once
     assert {e.theme_id for e in by_type["retire"] if e.theme.level == "fine"} == silent
     active = model.themes
@@ -302,6 +302,8 @@ def test_a_label_reads_as_the_customers_wrote_it():
     assert label_phrase("billed quoted", ["Got billed $20 more than the quoted price"]) == "billed quoted"
     assert label_phrase("late delivery", ["the app crashes"]) == "late delivery"  # not in the quotes
     assert label_phrase("balance, top", ["top up my balance"]) == "balance, top"  # two keywords, no phrase
+    assert short_label(["good", "not listen", "no comment"], "x") == "good, not listen"  # a negated word is a word
+    assert label_phrase("good, not listen", ["good", "They didn't listen"]) == "good, didn't listen"
     assert label_words("card isn't working, abroad") == {"card", "not", "working", "abroad"}
 
 

@@ -105,13 +105,22 @@ def _drop_redundant(terms: Sequence[str], top_n: int) -> list[str]:
 
 
 def short_label(keywords: Sequence[str], fallback: str) -> str:
-    """A short label: the best phrase if a bigram is among the top three keywords, else the top two words."""
+    """A short label: the best phrase if a bigram is among the top three keywords, else the top two words.
+
+    A negated word ("not listen") is one word here: preferring it to a better-ranked "good" labelled a theme of
+    short answers, "good" and "didn't listen" alike, as "didn't listen".
+    """
     if not keywords:
         return fallback
     for kw in keywords[:3]:
-        if " " in kw:
+        if len(_content(kw).split()) > 1:
             return kw
     return ", ".join(keywords[:2])
+
+
+def _content(term: str) -> str:
+    """A term without its negation: "not listen" → "listen", "card not working" → "card working"."""
+    return " ".join(w for w in term.split() if w not in NEGATIONS)
 
 
 PHRASE_MAX_WORDS = 7
@@ -127,7 +136,9 @@ def label_phrase(label: str, quotes: Sequence[str], max_words: int = PHRASE_MAX_
     quotes share wins (the most central on a tie); a phrase that crosses punctuation, names a number or runs past
     ``max_words`` is no label, and the keyword label stays.
     """
-    if not label or "," in label:
+    if "," in label:  # two keywords: each as written
+        return ", ".join(label_phrase(part.strip(), quotes, max_words) for part in label.split(","))
+    if not label:
         return label
     found: Counter[str] = Counter()
     first: dict[str, int] = {}
