@@ -45,18 +45,25 @@ NEGATIONS = frozenset(NEGATORS.values())  # what a negated term starts with: nev
 def terms_of(text: str) -> list[str]:
     """Unigrams and bigrams of content words (stop words dropped, lower case, apostrophes removed); a word right
     after a negation is one term with it ("no complaints", "not arrived")."""
-    stop = _stop_words()
-    words: list[str] = []
-    negation = ""
-    for w in TOKEN.findall(text.lower()):
-        w = w.replace("'", "").replace("’", "")
-        if w in NEGATORS:
-            negation = NEGATORS[w]
-        else:
-            if 1 < len(w) <= MAX_WORD_LENGTH and w not in stop:
-                words.append(f"{negation} {w}" if negation else w)
-            negation = ""  # only the word right after it: "no one took" is not "no took"
+    words = [term for term, _, _ in _term_spans(text)]
     return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a != b]
+
+
+def _term_spans(text: str) -> list[tuple[str, int, int]]:
+    """The content words of ``text`` as terms, each with where it starts (its negation, if any) and ends."""
+    stop = _stop_words()
+    spans: list[tuple[str, int, int]] = []
+    negation: tuple[str, int] | None = None
+    for m in TOKEN.finditer(text):
+        w = m.group().lower().replace("'", "").replace("’", "")
+        if w in NEGATORS:
+            negation = (NEGATORS[w], m.start())
+            continue
+        if 1 < len(w) <= MAX_WORD_LENGTH and w not in stop:
+            term, start = (f"{negation[0]} {w}", negation[1]) if negation else (w, m.start())
+            spans.append((term, start, m.end()))
+        negation = None  # only the word right after it: "no one took" is not "no took"
+    return spans
 
 
 def count_terms(texts: Iterable[str]) -> Counter[str]:
@@ -152,18 +159,7 @@ def label_phrase(label: str, quotes: Sequence[str], max_words: int = PHRASE_MAX_
 
 def _surface(label: str, text: str) -> str | None:
     """The first stretch of ``text`` whose terms (as ``terms_of`` makes them) are ``label``, lower case."""
-    stop = _stop_words()
-    spans: list[tuple[str, int, int]] = []  # term, start, end
-    negation: tuple[str, int] | None = None
-    for m in TOKEN.finditer(text):
-        w = m.group().lower().replace("'", "").replace("’", "")
-        if w in NEGATORS:
-            negation = (NEGATORS[w], m.start())
-            continue
-        if 1 < len(w) <= MAX_WORD_LENGTH and w not in stop:
-            term, start = (f"{negation[0]} {w}", negation[1]) if negation else (w, m.start())
-            spans.append((term, start, m.end()))
-        negation = None
+    spans = _term_spans(text)
     for i, (term, start, end) in enumerate(spans):
         if term == label:
             return " ".join(text[start:end].lower().split())
