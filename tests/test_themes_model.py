@@ -292,6 +292,39 @@ def test_a_negation_stays_with_the_word_it_negates():
     assert short_label(kw["late"], "x") in {"not arrived", "parcel not arrived"}
 
 
+def test_words_that_only_frame_a_comment_are_not_what_it_is_about():
+    """ "Not gonna lie, I was told ..." labelled a theme "lie told", which reads as "lied to"."""
+    assert terms_of("Not gonna lie, I was told there is nothing we can do.") == ["told"]
+    assert terms_of("Honestly, I have to say really happy with the help") == ["happy"]
+    assert terms_of("Wow. To be honest, quick and easy!") == ["quick", "easy", "quick easy"]
+    assert terms_of("They lied to me and I'm not gonna pay") == ["lied", "pay", "lied pay"]
+    assert label_phrase("told", ["Not gonna lie, I was told to wait"]) == "told"
+
+def test_a_keyword_pair_stays_inside_one_sentence_and_one_clause_keeps_its_negation():
+    """ "couldn't log in. Fix this." made "not log fix" the top keyword of a theme about a missing 2FA code."""
+    assert terms_of("Code never came so I couldn't log in. Fix this.") == [
+        "code", "never came", "not log", "fix", "code never came", "never came not log"
+    ]
+    assert terms_of("Waited 40 minutes!\nSwitching providers") == [
+        "waited", "minutes", "switching", "providers", "waited minutes", "switching providers"
+    ]
+    assert terms_of("No, the agent was great") == ["agent", "great", "agent great"]
+
+
+def test_a_term_one_customer_used_never_outranks_one_many_used():
+    """A tiny theme may show single mentions, but a typo or a name from one text is no label, however rare it is
+    across the other themes (its c-TF-IDF score alone put "customer220" first here)."""
+    groups = {
+        "refund": count_terms(["refund please", "refund now", "refund. customer220 wrote"]),
+        "late": count_terms(["refund? the delivery was late", "late delivery refund", "driver was late, refund"]),
+        "app": count_terms(["the app crashes, refund", "app crashes refund", "the app is slow refund"]),
+        "fee": count_terms(["fee refund", "fee charged refund", "another fee refund"]),
+    }
+    kw = ctfidf_keywords(groups)
+    assert kw["refund"][0] == "refund"
+    assert "customer220" in kw["refund"]  # still shown: in a tiny theme single mentions are what there is
+
+
 def test_a_label_reads_as_the_customers_wrote_it():
     """Keyword pairs drop the little words ("verify identity", "reading script"); the quotes still have them."""
     quotes = ["Why do I need to verify my identity?", "verify the identity of who?", "I can't verify my identity"]

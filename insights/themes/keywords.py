@@ -30,8 +30,20 @@ def _stop_words() -> frozenset[str]:
         "does", "did", "doing", "need", "want", "able", "way", "know", "tell", "please", "help", "hi", "hello",
         "thanks", "thank", "long", "possible", "make", "use", "used", "going", "still", "yet", "ok", "okay",
         "theres", "thats", "whats", "youre", "theyre", "ill", "id", "theyd", "youd", "hed", "youve", "theyve", "weve",
+        # interjections that open a comment ("Wow, ...", "Honestly, ..."): never what it is about
+        "honestly", "wow", "ugh", "hmm", "oh", "yeah", "um", "uh", "lol", "tbh", "ngl", "btw",
+        "gonna", "wanna", "gotta",
     }
     return frozenset(ENGLISH_STOP_WORDS | extra)
+
+
+# Set phrases that only frame a comment. Word by word they leave content words behind: "Not gonna lie, I was
+# told ..." gave a theme the label "lie told", read as "lied to"; "I have to say, really happy" "say happy".
+FRAMING = re.compile(
+    r"\b(?:not\s+gonna\s+lie|not\s+going\s+to\s+lie|to\s+be\s+honest|in\s+all\s+honesty|"
+    r"(?:i\s+)?(?:have|had|must|got)\s+to\s+say|i\s+must\s+say|(?:i\s+)?just\s+want(?:ed)?\s+to\s+say)\b",
+    re.IGNORECASE,
+)
 
 
 # Negations are stop words, but dropping them turns "super smooth, no complaints" into the label "smooth
@@ -40,25 +52,36 @@ NEGATORS = {"no": "no", "never": "never", "without": "no"} | dict.fromkeys(
     ["not", "nor", "cannot", "dont", "didnt", "doesnt", "isnt", "arent", "wasnt", "werent", "hasnt", "havent",
      "hadnt", "wont", "wouldnt", "cant", "couldnt", "shouldnt", "aint"], "not")
 NEGATIONS = frozenset(NEGATORS.values())  # what a negated term starts with: never the word that tells labels apart
+# A pair of words across a sentence end is no phrase: "couldn't log in. Fix this." made "not log fix" a keyword.
+SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)|\n")
+_CLAUSE_BREAK = re.compile(r"[.,;:!?\n]")
 
 
 def terms_of(text: str) -> list[str]:
     """Unigrams and bigrams of content words (stop words dropped, lower case, apostrophes removed); a word right
-    after a negation is one term with it ("no complaints", "not arrived")."""
-    words = [term for term, _, _ in _term_spans(text)]
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a != b]
+    after a negation is one term with it ("no complaints", "not arrived"); no bigram spans a sentence end."""
+    spans = _term_spans(text)
+    ends = [m.start() for m in SENTENCE_END.finditer(text)]
+    pairs = [f"{a} {b}" for (a, _, a_end), (b, b_start, _) in zip(spans, spans[1:], strict=False)
+             if a != b and not any(a_end <= e < b_start for e in ends)]
+    return [term for term, _, _ in spans] + pairs
 
 
 def _term_spans(text: str) -> list[tuple[str, int, int]]:
     """The content words of ``text`` as terms, each with where it starts (its negation, if any) and ends."""
     stop = _stop_words()
+    framing = [f.span() for f in FRAMING.finditer(text)]
     spans: list[tuple[str, int, int]] = []
     negation: tuple[str, int] | None = None
     for m in TOKEN.finditer(text):
+        if any(a <= m.start() < b for a, b in framing):
+            continue
         w = m.group().lower().replace("'", "").replace("’", "")
         if w in NEGATORS:
             negation = (NEGATORS[w], m.start())
             continue
+        if negation and _CLAUSE_BREAK.search(text, negation[1], m.start()):
+            negation = None  # "No, the agent was great" is not "no agent"
         if 1 < len(w) <= MAX_WORD_LENGTH and w not in stop:
             term, start = (f"{negation[0]} {w}", negation[1]) if negation else (w, m.start())
             spans.append((term, start, m.end()))
@@ -93,9 +116,11 @@ def ctfidf_keywords(term_counts: Mapping[str, Counter[str]], top_n: int = 8) -> 
     out: dict[str, list[str]] = {}
     for g, counts in term_counts.items():
         small = len(counts) < 20  # tiny themes: single mentions are all there is
-        scored = [(cnt / totals[g] * math.log(1 + avg / df[t]), t) for t, cnt in counts.items() if cnt >= 2 or small]
-        scored.sort(key=lambda s: (-s[0], s[1]))
-        out[g] = _drop_redundant([t for _, t in scored], top_n)
+        # ... but they come after every term two customers used: one "customer220" or typo is no label
+        scored = [(cnt < 2, -cnt / totals[g] * math.log(1 + avg / df[t]), t)
+                  for t, cnt in counts.items() if cnt >= 2 or small]
+        scored.sort()
+        out[g] = _drop_redundant([t for *_, t in scored], top_n)
     return out
 
 
