@@ -70,6 +70,8 @@ def test_real_world_mess_blank_repeated_broken_and_missing_ids(tmp_path, workdir
     mess += [{"fid": f"same{i}", "text": "The app keeps crashing" if i % 2 else "the app  keeps crashing"}
              for i in range(300)]
     mess += [{"fid": f"blank{i}", "text": t} for i, t in enumerate(["", "   ", "\n", None] * 5)]
+    mess += [{"fid": f"pii{i}", "text": f"Card declined again. Call 555-013-{i:04d} or mail jo.doe{i}@example.org"}
+             for i in range(12)]
     mess += [{"text": "my card \ud83d was declined"}, {"fid": "long", "text": "z" * 5_000},
              {"fid": "review", "text": " ".join(r["text"] for r in rows[:40])}]
     src = tmp_path / "mess.jsonl"
@@ -90,6 +92,8 @@ def test_real_world_mess_blank_repeated_broken_and_missing_ids(tmp_path, workdir
     assert by_id[str(len(mess) - 3)]["theme_id"]  # the row without an id has its row number, and a theme
     assert max(len(r["theme_label"]) for r in got) <= 100
     assert themes.exists() and themes.read_text(encoding="utf-8").count("\n") >= 2
+    told = result.output + themes.read_text(encoding="utf-8")  # redacted as the stream would: no contact details
+    assert by_id["pii0"]["theme_id"] and "example.org" not in told and "555-013" not in told
 
 
 def test_top_must_be_positive(tmp_path):

@@ -91,6 +91,9 @@ def summary_table(model, predictions, limit: int = 30) -> str:
               help="Override the HDBSCAN minimum theme size (default grows with the data).")
 @click.option("--cache/--no-cache", default=True, show_default=True,
               help="Keep the file's embeddings in .cache/embeddings for reruns.")
+@click.option("--redact/--no-redact", default=True, show_default=True,
+              help="Replace e-mail addresses, phone, card and account numbers before embedding, as the stream does: "
+                   "keywords, labels and quotes then never carry them.")
 @click.option("--top", default=30, show_default=True, type=click.IntRange(1), help="Themes shown in the summary table.")
 def discover(
     input_file: Path,
@@ -101,6 +104,7 @@ def discover(
     model_name: str,
     min_cluster_size: int | None,
     cache: bool,
+    redact: bool,
     top: int,
 ) -> None:
     """Discover themes in a CSV or JSONL file of feedback, with the same model the stream uses.
@@ -109,6 +113,7 @@ def discover(
     for feedback left unassigned).
     """
     from insights.embedding import Embedder
+    from insights.redact import redact as redact_pii
     from insights.tabular import TableError, read_table, require_columns
     from insights.themes import ThemeModel, ThemePrediction
     from insights.themes.cache import cached_embeddings
@@ -136,7 +141,7 @@ def discover(
                   else ""), err=True)
     embedder = Embedder(model_name)
     model = ThemeModel(embedder=embedder, min_cluster_size=min_cluster_size)
-    kept = [texts[i] for i in has_text]
+    kept = [redact_pii(texts[i]) if redact else texts[i] for i in has_text]
     truncated = embedder.count_truncated(kept)
     if truncated:
         click.echo(f"{truncated} texts are longer than the model reads ({embedder.max_tokens} tokens): only their "
