@@ -57,6 +57,25 @@ NOT_EMPATHY = [
     "I spent an hour in the queue to see someone.",
     "Waiting time on the hotline is far too long.",
 ]
+# Contact-centre waits sit near "rushed" and "no follow-up" (both are about time and reaching a person), and the
+# taxonomy's wait-time negatives are about holds and counters: 7 of these 15 are flagged, "rushed" most of them.
+WAITING_FOR_A_PERSON = [
+    "Took forever to get through to someone.",
+    "The chat queue said 2 minutes, it was 45 minutes.",
+    "Nobody picked up for over an hour.",
+    "I spent ages in the phone queue before a human answered.",
+    "The live chat kept me waiting 40 minutes for an agent.",
+    "It took three calls just to reach a person.",
+    "Waited an eternity to speak to customer service.",
+    "The callback took two days to happen.",
+    "The estimated wait was 5 minutes but I was stuck for an hour.",
+    "Why does it take so long to get an answer from support?",
+    "Your hotline is always busy, impossible to get through.",
+    "Sat in the virtual queue all afternoon.",
+    "Response times from your support team are way too slow.",
+    "I was number 47 in the queue.",
+    "Hold music for 50 minutes, unacceptable.",
+]
 # Praise of the agent lies close to complaints about the agent (both are about the agent), and "fine, nothing
 # to add" close to "didn't care": on the demo's simulated stream the nearest seeds alone flagged 128 thank-yous
 # as empathy problems; with the classifier in front, 37 (benchmarks/empathy.py).
@@ -88,7 +107,7 @@ def test_held_out_phrasings_are_not_seed_examples():
     known = {t.lower() for c in seeds["categories"].values() for t in c["examples"]} | {
         t.lower() for t in seeds["negatives"]
     }
-    written_here = [t for ts in HELD_OUT.values() for t in ts] + NOT_EMPATHY + PRAISE_AND_NEUTRAL
+    written_here = [t for ts in HELD_OUT.values() for t in ts] + NOT_EMPATHY + PRAISE_AND_NEUTRAL + WAITING_FOR_A_PERSON
     assert not known & {t.lower() for t in written_here + PRAISE_NAMING_A_COMPLAINT}
 
 
@@ -113,6 +132,15 @@ def test_held_out_empathy_complaints_are_flagged(matcher, embedder):
 def test_food_price_delivery_bug_and_wait_complaints_are_not_flagged(matcher, embedder):
     got = matcher.classify(embedder.encode(NOT_EMPATHY))
     assert [t for t, (c, _) in zip(NOT_EMPATHY, got, strict=True) if c is not None] == []
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: 7 of 15 waits to reach a person are flagged. Six wait "
+                   "negatives brought it to 2 and stream precision .78 -> .86, but cost rushed/no-follow-up recall "
+                   "and flagged 'It was fine, no strong feelings either way.' as rude")
+def test_waiting_to_reach_a_person_is_wait_time_not_an_empathy_problem(matcher, embedder):
+    got = matcher.classify(embedder.encode(WAITING_FOR_A_PERSON))
+    flagged = [(t, c) for t, (c, _) in zip(WAITING_FOR_A_PERSON, got, strict=True) if c is not None]
+    assert len(flagged) <= 2, flagged
 
 
 def test_praise_of_the_agent_and_neutral_remarks_are_not_flagged(matcher, embedder):
