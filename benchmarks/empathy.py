@@ -8,9 +8,10 @@ generator's phrasing, and real feedback is more varied.
 - ``nearest seeds``: the rule used alone before 2026-12-05 (on today's seeds): mean similarity to each class's 3
   nearest seeds, a category when it clears a threshold and beats "not empathy" by a margin, both chosen by
   leave-one-out F1 over the seeds.
-- ``classifier``: a logistic regression on the seeds, its threshold by out-of-fold F0.5.
+- ``classifier``: a logistic regression on the seeds (one class per category and one per group of "not empathy"
+  seeds), its threshold by out-of-fold F0.5.
 - ``EmpathyMatcher``: the product: the classifier, and where it abstains the nearest seeds, unless the
-  classifier gives "not empathy" VETO (0.7) or more.
+  classifier gives "not empathy" its calibrated veto or more.
 - ``stream (ThemeModel)``: what the worker stores: themes seeded from 1,500 historic items, then each batch of
   64 predicted and learnt; an item the matcher leaves alone takes its theme's category.
 
@@ -109,6 +110,7 @@ def main() -> None:
           f"({', '.join(f'{c} {sum(i.empathy_category == c for i in items)}' for c in EMPATHY_CATEGORIES)}); "
           f"{remarks} more about something else with an empathy complaint tacked on (\"Also, the rep was rude.\")")
     matcher = EmpathyMatcher(embedder)
+    print(f"calibrated on the seeds: {matcher.calibration}")
     rows = []
     scorers = (("nearest seeds (before)", "nearest"), ("classifier", "classifier"), ("EmpathyMatcher", "both"))
     for name, using in scorers:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from insights.themes import EMPATHY_CATEGORIES, EmpathyMatcher, ThemeModel
+from insights.themes.empathy import NONE_CLASS, load_taxonomy
 
 HELD_OUT = {
     "rude": [
@@ -57,8 +58,9 @@ NOT_EMPATHY = [
     "I spent an hour in the queue to see someone.",
     "Waiting time on the hotline is far too long.",
 ]
-# Contact-centre waits sit near "rushed" and "no follow-up" (both are about time and reaching a person), and the
-# taxonomy's wait-time negatives are about holds and counters: 7 of these 15 are flagged, "rushed" most of them.
+# Contact-centre waits sit near "rushed" and "no follow-up" (both are about time and reaching a person). With one
+# "not empathy" class 7 of the first 15 were flagged ("rushed" most of them); with a class of its own for wait time
+# none. The last 12 were written after that change, to check it on phrasings nobody tuned against.
 WAITING_FOR_A_PERSON = [
     "Took forever to get through to someone.",
     "The chat queue said 2 minutes, it was 45 minutes.",
@@ -75,10 +77,22 @@ WAITING_FOR_A_PERSON = [
     "Response times from your support team are way too slow.",
     "I was number 47 in the queue.",
     "Hold music for 50 minutes, unacceptable.",
+    "Forty minutes of hold music before a human picked up.",
+    "Your support line rings out every single time.",
+    "Spent my whole lunch break in the chat queue.",
+    "It is almost impossible to reach anyone by phone.",
+    "The wait to talk to an advisor was over an hour.",
+    "I tried calling five times and never got past the queue.",
+    "Support took three days to answer my ticket.",
+    "Waiting for a representative took longer than the actual call.",
+    "Queue position 30 and it barely moved.",
+    "No one was available to chat, I waited all evening.",
+    "Getting through to your call centre is a nightmare.",
+    "I was kept waiting on the line for ages.",
 ]
 # Praise of the agent lies close to complaints about the agent (both are about the agent), and "fine, nothing
 # to add" close to "didn't care": on the demo's simulated stream the nearest seeds alone flagged 128 thank-yous
-# as empathy problems; with the classifier in front, 37 (benchmarks/empathy.py).
+# as empathy problems; with the classifier in front, 37; with "praise" a class of its own, 2 (benchmarks/empathy.py).
 PRAISE_AND_NEUTRAL = [
     "The cashier was lovely and sorted everything out in minutes.",
     "Big thanks to the technician, he was polite and very knowledgeable.",
@@ -105,7 +119,7 @@ def matcher(embedder) -> EmpathyMatcher:
 def test_held_out_phrasings_are_not_seed_examples():
     seeds = json.loads(resources.files("insights.themes").joinpath("empathy_taxonomy.json").read_text("utf-8"))
     known = {t.lower() for c in seeds["categories"].values() for t in c["examples"]} | {
-        t.lower() for t in seeds["negatives"]
+        t.lower() for ts in seeds["negatives"].values() for t in ts
     }
     written_here = [t for ts in HELD_OUT.values() for t in ts] + NOT_EMPATHY + PRAISE_AND_NEUTRAL + WAITING_FOR_A_PERSON
     assert not known & {t.lower() for t in written_here + PRAISE_NAMING_A_COMPLAINT}
@@ -134,13 +148,21 @@ def test_food_price_delivery_bug_and_wait_complaints_are_not_flagged(matcher, em
     assert [t for t, (c, _) in zip(NOT_EMPATHY, got, strict=True) if c is not None] == []
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: 7 of 15 waits to reach a person are flagged. Six wait "
-                   "negatives brought it to 2 and stream precision .78 -> .86, but cost rushed/no-follow-up recall "
-                   "and flagged 'It was fine, no strong feelings either way.' as rude")
 def test_waiting_to_reach_a_person_is_wait_time_not_an_empathy_problem(matcher, embedder):
     got = matcher.classify(embedder.encode(WAITING_FOR_A_PERSON))
     flagged = [(t, c) for t, (c, _) in zip(WAITING_FOR_A_PERSON, got, strict=True) if c is not None]
     assert len(flagged) <= 2, flagged
+
+
+def test_a_taxonomy_with_one_list_of_negatives_still_works(embedder):
+    """A team's own taxonomy may list its "not empathy" seeds without groups, as version 1 did."""
+    taxonomy = load_taxonomy()
+    taxonomy["negatives"] = [t for ts in taxonomy["negatives"].values() for t in ts]
+    flat = EmpathyMatcher(embedder, taxonomy)
+    assert set(flat.prototype_classes) == {*EMPATHY_CATEGORIES, NONE_CLASS}
+    held_out = [t for ts in HELD_OUT.values() for t in ts]
+    assert np.mean([c is not None for c, _ in flat.classify(embedder.encode(held_out))]) >= 0.8
+    assert [c for c, _ in flat.classify(embedder.encode(NOT_EMPATHY)) if c is not None] == []
 
 
 def test_praise_of_the_agent_and_neutral_remarks_are_not_flagged(matcher, embedder):
@@ -157,6 +179,19 @@ def test_a_saved_matcher_classifies_the_same_and_an_older_calibration_is_not_reu
     assert EmpathyMatcher.from_state(state).classify(x) == matcher.classify(x)
     older = {k: v for k, v in state.items() if k != "method"} | {"calibration": [0.9, 0.5, 0.1]}
     assert EmpathyMatcher.from_state(older).calibration == matcher.calibration  # made for similarities: redone
+
+
+def test_a_state_seeded_from_an_older_taxonomy_is_seeded_again_when_the_model_is_at_hand(matcher, embedder):
+    taxonomy = load_taxonomy()
+    taxonomy["version"], taxonomy["negatives"] = 1, taxonomy["negatives"]["food"]  # as saved before an upgrade
+    older = json.loads(json.dumps(EmpathyMatcher(embedder, taxonomy).to_state()))
+    del older["taxonomy_version"]  # version 1 did not write it
+    assert set(EmpathyMatcher.from_state(older).prototype_classes) == {*EMPATHY_CATEGORIES, NONE_CLASS}  # no model
+    again = EmpathyMatcher.from_state(older, embedder)
+    assert set(again.prototype_classes) == set(matcher.prototype_classes)
+    assert again.calibration == matcher.calibration
+    current = json.loads(json.dumps(matcher.to_state()))
+    assert EmpathyMatcher.from_state(current, embedder).prototypes.shape == matcher.prototypes.shape
 
 
 def test_a_theme_of_rude_complaints_gets_the_category_and_others_do_not(embedder):

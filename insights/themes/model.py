@@ -875,7 +875,7 @@ class ThemeModel:
     @classmethod
     def from_state(cls, d: dict[str, Any], embedder: TextEncoder | None = None) -> ThemeModel:
         """Rebuild a model from :meth:`to_state` output."""
-        empathy = EmpathyMatcher.from_state(d["empathy"]) if d.get("empathy") else None
+        empathy = EmpathyMatcher.from_state(d["empathy"], embedder) if d.get("empathy") else None
         model = cls(embedder=embedder, empathy=empathy, **d["params"])
         model.threshold_ = d["threshold"]
         model.match_threshold_ = d["match_threshold"]
