@@ -207,3 +207,21 @@ def test_a_theme_of_rude_complaints_gets_the_category_and_others_do_not(embedder
     assert fine[rude_theme].empathy_category == "rude"
     assert all(fine[p.theme_id].empathy_category is None for p in preds[len(rude):] if p.theme_id)
     assert all(p.empathy_category is None for p in preds[len(rude):])
+
+
+def test_complaints_about_the_agent_get_themes_of_their_own_not_the_praise_theme(embedder):
+    """On the demo's historic feedback, praise of agents and complaints about agents lie close (both are about the
+    agent): one cluster held praise, rude, rushed and dismissive alike, labelled from the praise, with no category.
+    Each category's complaints should mostly sit in themes that carry that category."""
+    from datetime import UTC, datetime
+
+    from insights.simulator import FeedbackSimulator
+
+    items = FeedbackSimulator(seed=1007, start=datetime(2026, 11, 1, tzinfo=UTC), items_per_window=10).generate(1500)
+    model = ThemeModel(embedder=embedder)
+    preds = model.fit_predict([i.text for i in items])
+    category_of = {t.theme_id: t.empathy_category for t in model.themes}
+    for category in ("rude", "rushed", "dismissive"):
+        mine = [p for p, i in zip(preds, items, strict=True) if i.empathy_category == category]
+        in_a_theme_of_theirs = [category_of.get(p.theme_id) == category for p in mine]
+        assert np.mean(in_a_theme_of_theirs) >= 0.5, (category, len(mine), np.mean(in_a_theme_of_theirs))

@@ -389,3 +389,18 @@ def test_a_theme_without_content_words_is_labelled_by_its_comment_not_its_id():
     texts = [f"late delivery number {i % 7}" for i in range(300)] + ["N/A", "n/a ", "N/A."] * 100
     preds = ThemeModel(empathy=False).fit_predict(texts, x)
     assert {p.theme_label for p in preds[300:]} == {"N/A"}
+
+
+def test_empathy_categories_come_apart_only_in_a_cluster_no_one_value_holds():
+    from insights.themes.discovery import Clustering, empathy_apart
+
+    mixed = ["rude"] * 12 + ["rushed"] * 10 + [None] * 14 + ["robotic"] * 3  # none holds 40% of 39
+    held = ["no_follow_up"] * 12 + [None] * 30  # "not empathy" holds 71%: a few flags in a topic stay
+    labels = np.array([0] * len(mixed) + [1] * len(held))
+    out = empathy_apart(Clustering(labels, np.ones(len(labels), bool)), mixed + held, min_size=8, share=0.4)
+    cats = np.array([c or "" for c in mixed + held], dtype=object)
+    groups = {c: set(out.labels[cats == c]) for c in ("rude", "rushed")}
+    assert len(groups["rude"]) == len(groups["rushed"]) == 1 and groups["rude"] != groups["rushed"]
+    rest = set(out.labels[: len(mixed)][(cats[: len(mixed)] == "") | (cats[: len(mixed)] == "robotic")])
+    assert len(rest) == 1 and rest.isdisjoint(groups["rude"] | groups["rushed"])  # 3 robotic: below min_size
+    assert len(set(out.labels[len(mixed):])) == 1 and out.n_clusters == 4
