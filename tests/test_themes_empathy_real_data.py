@@ -8,16 +8,10 @@ else they are computed (a minute).
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import pytest
 
 from insights.themes import EmpathyMatcher
-from insights.themes.cache import cached_embeddings
-
-ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ROOT.parent / "shared" / "data" / "banking77" / "train.csv"
+from tests.banking77 import TRAIN, train_texts_and_embeddings
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,13 +20,7 @@ pytestmark = [
 
 
 def test_questions_to_a_bank_are_rarely_called_empathy_problems(embedder):
-    with TRAIN.open(newline="", encoding="utf-8") as fh:
-        texts = [r["text"] for r in csv.DictReader(fh)]
-    cache = ROOT / ".cache" / "embeddings"
-    try:
-        x = cached_embeddings(texts, None, "banking77-train", cache_dir=cache)
-    except FileNotFoundError:
-        x = cached_embeddings(texts, embedder, "banking77-train", cache_dir=cache)
+    texts, x = train_texts_and_embeddings(lambda: embedder)
     got = [c for c, _ in EmpathyMatcher(embedder).classify(x)]
     flagged = [(t, c) for t, c in zip(texts, got, strict=True) if c is not None]
     # 109 (1.1%) with the classifier's categories confirmed by the nearest seeds; without, 4.5% of Banking77 test

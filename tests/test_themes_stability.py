@@ -7,16 +7,12 @@ Banking77 (PolyAI, CC BY 4.0; Casanueva et al. 2020), from ../shared/data/bankin
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from insights.themes import ThemeModel
-from insights.themes.cache import cached_embeddings
-
-ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ROOT.parent / "shared" / "data" / "banking77" / "train.csv"
+from tests.banking77 import TRAIN, train_texts_and_embeddings
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,14 +22,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def banking_train(request) -> tuple[list[str], np.ndarray]:
-    with TRAIN.open(newline="", encoding="utf-8") as fh:
-        texts = [r["text"] for r in csv.DictReader(fh)]
-    cache = ROOT / ".cache" / "embeddings"
-    try:
-        x = cached_embeddings(texts, None, "banking77-train", cache_dir=cache)
-    except FileNotFoundError:
-        x = cached_embeddings(texts, request.getfixturevalue("embedder"), "banking77-train", cache_dir=cache)
-    return texts, x
+    return train_texts_and_embeddings(lambda: request.getfixturevalue("embedder"))
 
 
 def test_first_half_keeps_its_theme_ids_after_streaming_the_second(banking_train):
