@@ -44,7 +44,6 @@ from insights.simulator import FeedbackSimulator, Injection  # noqa: E402
 from insights.themes.empathy import EMPATHY_CATEGORIES, EmpathyMatcher  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-BANKING77_TEST = ROOT.parent / "shared" / "data" / "banking77" / "test.csv"
 START = datetime(2026, 12, 1, tzinfo=UTC)
 
 
@@ -139,17 +138,13 @@ def main() -> None:
 
 def false_alarms_on_banking77(matcher: EmpathyMatcher, embedder, scorers: Sequence[tuple[str, str]]) -> None:
     """Flags on Banking77 test: real questions to a bank, none an empathy complaint (skipped without the data)."""
-    import csv
+    from discovery import DATA, embeddings_for, load_split  # the discovery benchmark's loader and cache
 
-    from insights.themes.cache import cached_embeddings
-
-    if not BANKING77_TEST.exists():
-        print(f"\n(no Banking77 data at {BANKING77_TEST}: false alarms on real questions not measured)")
+    if not (DATA / "test.csv").exists():
+        print(f"\n(no Banking77 data at {DATA}: false alarms on real questions not measured)")
         return
-    with BANKING77_TEST.open(newline="", encoding="utf-8") as fh:
-        texts = [r["text"] for r in csv.DictReader(fh)]
-    x = cached_embeddings(texts, embedder, "banking77-test", cache_dir=ROOT / ".cache" / "embeddings",
-                          show_progress=True)
+    texts, _ = load_split("test")
+    x, _ = embeddings_for(texts, "banking77-test", embedder)
     print(f"\nBanking77 test, {len(texts):,} real customer questions (77 banking intents, none an empathy "
           "complaint), flagged by:")
     for name, using in scorers:

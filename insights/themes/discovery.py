@@ -348,7 +348,7 @@ def empathy_apart(clustering: Clustering, categories: Sequence[str | None], min_
         if not flagged or counts.max() >= share * len(members):
             continue
         for value, n in flagged:
-            if n >= min_size and n < len(members):
+            if n >= min_size:
                 labels[members[cats[members] == value]] = next_label
                 next_label += 1
     if next_label == clustering.n_clusters:

@@ -106,6 +106,9 @@ class EmpathyMatcher:
         self.prototypes = np.asarray(prototypes, dtype=np.float32)
         self.prototype_classes = np.asarray(list(prototype_classes) if prototype_classes is not None else [])
         self.classes: list[str] = [c for c in EMPATHY_CATEGORIES if c in set(self.prototype_classes)]
+        # which seeds score each column of _seed_scores: the categories, then every "not empathy" group
+        self._seed_masks = [self.prototype_classes == c for c in self.classes]
+        self._seed_masks.append(np.array([is_not_empathy(c) for c in self.prototype_classes], dtype=bool))
         self._model = self._classifier().fit(self.prototypes, self.prototype_classes)
         self.calibration = calibration or self._calibrate()
         log.debug("empathy calibration: %s", self.calibration)
@@ -141,9 +144,7 @@ class EmpathyMatcher:
     def _seed_scores(self, sims: np.ndarray) -> np.ndarray:
         """(n, len(classes) + 1) mean top-M similarity per class; the last column is "not empathy" (all groups)."""
         out = np.empty((sims.shape[0], len(self.classes) + 1), dtype=np.float32)
-        masks = [self.prototype_classes == c for c in self.classes]
-        masks.append(np.array([is_not_empathy(c) for c in self.prototype_classes]))
-        for j, mask in enumerate(masks):
+        for j, mask in enumerate(self._seed_masks):
             cols = sims[:, mask]
             out[:, j] = np.sort(cols, axis=1)[:, -min(TOP_M, cols.shape[1]):].mean(axis=1)
         return out
