@@ -22,7 +22,7 @@ Only ``cfpb_complaints`` is customer feedback (complaints); the intent sets are 
 Banking77. The rest are here to show how the same command fares on data it was not tuned on. Each run
 scores a seeded sample with ``benchmarks/discovery.py --csv`` (ours and BERTopic, same embeddings).
 
-    .venv/bin/python benchmarks/other_datasets.py                 # fetch, build, compare (about 5 minutes)
+    .venv/bin/python benchmarks/other_datasets.py                 # fetch, build, compare (about 10 minutes)
     .venv/bin/python benchmarks/other_datasets.py --prepare-only  # only build .cache/datasets/*.csv
 """
 
@@ -177,11 +177,12 @@ def main() -> None:
         print(proc.stdout, end="", flush=True)
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
     runs = f" (means of {args.runs} runs)" if args.runs > 1 else ""
-    print(f"\n{'set':22s} {'ours NMI / ARI':>16s} {'BERTopic NMI / ARI':>20s}{runs}")
+    print(f"\n{'set':22s} {'ours NMI / ARI':>16s} {'BERTopic NMI / ARI':>20s} {'ours, coarse':>16s}{runs}")
     for name, r in results.items():
         theirs = r.get("bertopic_reduced")
         other = f"{theirs['nmi']:.4f} / {theirs['ari']:.4f}" if theirs else "skipped"
-        print(f"{name:22s} {r['ours']['nmi']:.4f} / {r['ours']['ari']:.4f} {other:>20s}")
+        coarse = f"{r['ours_coarse']['nmi']:.4f} / {r['ours_coarse']['ari']:.4f}"
+        print(f"{name:22s} {r['ours']['nmi']:.4f} / {r['ours']['ari']:.4f} {other:>20s} {coarse:>16s}")
     print(json.dumps(results))
 
 
