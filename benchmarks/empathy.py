@@ -20,7 +20,10 @@ double), how many items that are not empathy problems were flagged (and how many
 the recall per category. Then, where ../shared/data/banking77 is present, how many of Banking77 test's 3,080
 real customer questions (PolyAI, CC BY 4.0; Casanueva et al. 2020) each matcher flags: its 77 intents are
 banking tasks, none about how a person treated the customer, and none was written for this product, so a flag
-there is a false alarm on text nobody tuned against. Embeddings are cached in .cache/embeddings.
+there is a false alarm on text nobody tuned against. Last, where ``benchmarks/other_datasets.py`` has built
+.cache/datasets/cfpb_complaints.csv, what the product flags in 4,000 real complaints to the US Consumer Financial
+Protection Bureau, with examples per category to read: nobody labelled them for empathy, so this is no score,
+but it shows what the matcher does with real complaints. Embeddings are cached in .cache/embeddings.
 
     .venv/bin/python benchmarks/empathy.py             # 6,000 items, about a minute once embedded
 """
@@ -134,6 +137,7 @@ def main() -> None:
           f"recall {now['recall'] - before['recall']:+.3f}, F0.5 {now['f05'] - before['f05']:+.3f}, "
           f"items wrongly flagged x{now['not_empathy'] / max(1, before['not_empathy']):.2f}")
     false_alarms_on_banking77(matcher, embedder, scorers)
+    flags_on_real_complaints(matcher, embedder)
 
 
 def false_alarms_on_banking77(matcher: EmpathyMatcher, embedder, scorers: Sequence[tuple[str, str]]) -> None:
@@ -151,6 +155,26 @@ def false_alarms_on_banking77(matcher: EmpathyMatcher, embedder, scorers: Sequen
         got = Counter(c for c, _ in matcher.classify(x, using=using) if c is not None)
         top = ", ".join(f"{c} {n}" for c, n in got.most_common(3))
         print(f"  {name:26s} {sum(got.values()):5,d} ({sum(got.values()) / len(texts):.1%})  {top}")
+
+
+def flags_on_real_complaints(matcher: EmpathyMatcher, embedder, n: int = 4000, examples: int = 3) -> None:
+    """Flags per category on real CFPB complaints, with the first words of a few, for a person to judge."""
+    from discovery import embeddings_for, load_labelled
+
+    path = ROOT / ".cache" / "datasets" / "cfpb_complaints.csv"
+    if not path.exists():
+        print("\n(no CFPB complaints: run benchmarks/other_datasets.py --prepare-only to read flags on real ones)")
+        return
+    texts, _ = load_labelled(path, "text", "label", n)
+    x, _ = embeddings_for(texts, f"cfpb_complaints-{n}-0", embedder)
+    cats = [c for c, _ in matcher.classify(x)]
+    got = Counter(c for c in cats if c is not None)
+    print(f"\nCFPB consumer complaints, {len(texts):,} real ones (public domain; not labelled for empathy): "
+          f"{sum(got.values()):,} flagged ({sum(got.values()) / len(texts):.1%}): "
+          + ", ".join(f"{c} {k}" for c, k in got.most_common()))
+    for category, _ in got.most_common():
+        for text in [t for t, c in zip(texts, cats, strict=True) if c == category][:examples]:
+            print(f"  {category:13s} {' '.join(text.split())[:150]}")
 
 
 if __name__ == "__main__":
