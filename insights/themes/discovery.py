@@ -300,7 +300,8 @@ def discriminant_space(x: np.ndarray, labels: np.ndarray, shrinkage: float = 0.3
     between = spread.T @ spread / len(resid)
     ratio, vectors = eigh(between, within)
     top = np.argsort(-ratio)[: max(1, min(d, int((counts > 0).sum()) - 1))]
-    scale = np.sqrt(np.maximum(ratio[top], 0) / (1 + np.maximum(ratio[top], 0)))
+    separation = np.maximum(ratio[top], 0)
+    scale = np.sqrt(separation / (1 + separation))
     return _unit_rows(x @ (vectors[:, top] * scale)).astype(np.float32)
 
 
