@@ -110,10 +110,11 @@ def _unstorable(value: Any) -> str | None:
     return None
 
 
-def _clean_text(text: str, max_chars: int) -> tuple[str, bool]:
+def clean_text(text: str, max_chars: int) -> tuple[str, bool]:
+    """Whitespace runs as one space, cut to ``max_chars``; and whether it was cut."""
     text = " ".join(text.split())
     if len(text) > max_chars:
-        return text[:max_chars], True
+        return text[:max_chars].rstrip(), True  # a cut that lands on a space must not leave it at the end
     return text, False
 
 
@@ -146,13 +147,13 @@ def parse_feedback(kind: Kind, raw: bytes, *, max_bytes: int = 256_000, max_char
         raise InvalidFeedback("invalid_value", f"bad event time: {exc}") from exc
 
     if kind == "survey":
-        text, truncated = _clean_text(doc["comment"], max_chars)
+        text, truncated = clean_text(doc["comment"], max_chars)
         feedback_id, score, score_type, source = doc["response_id"], float(doc["score"]), doc["survey_type"], None
     else:
         title = (doc.get("title") or "").strip()
         body = doc["body"]
         combined = f"{title}. {body}" if title and not body.startswith(title) else body
-        text, truncated = _clean_text(combined, max_chars)
+        text, truncated = clean_text(combined, max_chars)
         feedback_id, score, score_type, source = doc["review_id"], float(doc["rating"]), "rating", doc["source"]
     if not text:
         raise InvalidFeedback("invalid_value", "the feedback text is empty after trimming white space")

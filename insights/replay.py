@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from insights.pipeline import FeedbackProcessor
-from insights.records import Feedback
+from insights.records import Feedback, clean_text
 from insights.redact import redact
 from insights.trend_stage import TrendStage
 
@@ -52,7 +52,7 @@ def parse_event_time(value: Any) -> datetime:
 
 def feedback_from_row(row: dict[str, Any], number: int, columns: ReplayColumns, max_chars: int = 5000) -> Feedback:
     """A file row as a Feedback item (redacted); ValueError says what is wrong with the row."""
-    text = " ".join(str(row.get(columns.text) or "").split())
+    text, truncated = clean_text(str(row.get(columns.text) or ""), max_chars)
     if not text:
         raise ValueError("empty text")
     raw_time = row.get(columns.time)
@@ -74,11 +74,11 @@ def feedback_from_row(row: dict[str, Any], number: int, columns: ReplayColumns, 
     return Feedback(
         feedback_id=str(row[columns.id]) if has_id else f"row-{number}",
         kind="survey",
-        text=redact(text[:max_chars]),
+        text=redact(text),
         event_time=event_time,
         score=score,
         score_type="score" if score is not None else None,
-        truncated=len(text) > max_chars,
+        truncated=truncated,
         extra_dimensions={k: v for k, v in dims.items() if k not in known},
         **{k: v for k, v in dims.items() if k in known},
     )
