@@ -47,14 +47,15 @@ def test_two_workers_share_partitions_store_once_and_agree_on_theme_ids(broker, 
     app_id = f"scale-{uuid.uuid4().hex[:6]}"
     env = dict(APP_ID=app_id, TOPIC_PARTITIONS="4")
     store = InsightStore.from_url(sqlite_url)  # migrate once, before two processes race to do it
+    # a deployment seeds its registry from history before the stream starts (insights seed); workers follow
+    # cx.themes. Seeded after they started, a worker could take its first batches before it had read the seed.
+    seed_themes(Settings(kafka_bootstrap_servers=broker.bootstrap_servers), texts * 4, embedder=embedder)
     first = WorkerProcess(worker_env(broker.bootstrap_servers, sqlite_url, tmp_path, **env), tmp_path / "w1.log")
     second = WorkerProcess(worker_env(broker.bootstrap_servers, sqlite_url, tmp_path, **env), tmp_path / "w2.log")
     try:
         wait_until(lambda: "Setting newly assigned partitions" in first.log_text()
                    and "Setting newly assigned partitions" in second.log_text(), timeout=120, worker=first,
                    what="both workers in the group")
-        # a deployment seeds its registry from history first (insights seed); workers follow cx.themes
-        seed_themes(Settings(kafka_bootstrap_servers=broker.bootstrap_servers), texts * 4, embedder=embedder)
         produce(broker.bootstrap_servers, messages)  # no keys: spread over all partitions
         wait_until(lambda: store.count(FeedbackRecord) >= n, timeout=400, worker=second, what=f"{n} rows")
         # Agreement is checked on probes: every text once on every partition, sent when learning has settled,
