@@ -83,6 +83,19 @@ class ThemeLearner:
                 call_with_retry(self.store.update_assignments, result.assignments)
         return result
 
+    def catch_up(self) -> LearnResult:
+        """Re-assign remembered unassigned items that themes read from cx.themes since now fit (see
+        ``ThemeModel.place_buffered``). :meth:`learn` does it with every batch; the stream also calls this on a
+        timer, so items taken before a seed was read get their theme even when no more feedback comes."""
+        result = LearnResult()
+        place = getattr(self.themes, "place_buffered", None)
+        if place is None or not place():
+            return result
+        result.assignments = self._resolved()
+        if self.store is not None and result.assignments:
+            call_with_retry(self.store.update_assignments, result.assignments)
+        return result
+
     def _caught_up(
         self, items: Sequence[dict[str, Any]], texts: list[str], embeddings: np.ndarray
     ) -> dict[str, dict[str, Any]]:
@@ -90,7 +103,8 @@ class ThemeLearner:
 
         A worker that has not yet read the newest cx.themes events (it just started, or the registry was just
         seeded) leaves items unassigned that the learner's registry places at once; waiting for a discovery
-        round would leave them without a theme for a long time.
+        round would leave them without a theme for a long time. Items the learner itself could not place yet
+        wait in the model's buffer until it reads the themes (:meth:`catch_up`).
         """
         rows = [k for k, item in enumerate(items) if item.get("theme_id") is None]
         if not rows:

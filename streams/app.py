@@ -210,6 +210,15 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         """Every worker applies cx.themes from the start, so all assign against the same themes."""
         await follow_topic(settings, settings.topic_themes, runtime.themes.apply_event, executor)
 
+    @app.timer(interval=5.0)
+    async def place_after_registry_catch_up() -> None:
+        """Items the learner buffered before it read a seed (or another learner's themes) are re-assigned once it
+        has, without waiting for more feedback: a stream seeded after it started may be quiet for a while."""
+        learned = await asyncio.get_running_loop().run_in_executor(learner_executor, runtime.learner.catch_up)
+        if learned.assignments:
+            await publish(BatchResult(assignments=learned.assignments))
+            log.info("re-assigned %d items that themes read from the registry now fit", len(learned.assignments))
+
     @app.task
     async def follow_theme_registry_for_learning() -> None:
         """The learner's model follows cx.themes too: a worker that becomes the learner after a rebalance

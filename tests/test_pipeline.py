@@ -104,6 +104,40 @@ def test_the_learner_places_what_a_lagging_worker_left_unassigned(embedder, sqli
     assert len(learner._pending) == len(fresh) - len(placed)
 
 
+
+def test_the_learner_places_what_it_buffered_before_it_read_the_seed(embedder, sqlite_url):
+    """Workers and the learner can take their first batches before the registry is seeded (or before they read
+    the seed): those items wait unassigned in the learner's buffer. Once the learner applies the seeded themes,
+    its next batch places them (revision 1), instead of leaving them for a discovery round a seeded stream may
+    never run."""
+    store = InsightStore.from_url(sqlite_url)
+    learner = ThemeLearner(ThemeModel(embedder=embedder), store)  # follows cx.themes, seed not read yet
+    early = FeedbackSimulator(seed=9).generate(200)
+    lagging = FeedbackProcessor(store, embedder, ThemeModel(embedder=embedder))
+    result = lagging.process([RawMessage(kind=i.kind, value=json.dumps(i.message).encode(),
+                                         topic=f"cx.feedback.{i.kind}", partition=0) for i in early])
+    early_ids = {fb.feedback_id for fb in result.accepted}
+    assert len(early_ids) == len(early)
+    assert not learner.learn(result.to_learn).assignments  # nothing to place them in yet
+    history = FeedbackSimulator(seed=8).generate(1200)
+    texts = [i.message.get("comment") or i.message.get("body") for i in history]
+    seeded = ThemeLearner(ThemeModel(embedder=embedder), store).seed(texts, embedder.encode(texts))
+    for event in seeded.theme_events:  # what follow_topic hands the learner's model from cx.themes
+        learner.themes.apply_event(json.loads(json.dumps(event)))
+
+    later = FeedbackSimulator(seed=10).generate(20)
+    result = lagging.process([RawMessage(kind=i.kind, value=json.dumps(i.message).encode(),
+                                         topic=f"cx.feedback.{i.kind}", partition=0) for i in later])
+    placed = {a["feedback_id"]: a for a in learner.learn(result.to_learn).assignments}
+    placed_early = early_ids & set(placed)
+    assert len(placed_early) >= 0.7 * len(early), f"only {len(placed_early)} of {len(early)} placed"
+    for fid in placed_early:
+        assert placed[fid]["revision"] == 1 and learner.themes.registry.get(placed[fid]["theme_id"]) is not None
+        assert first_error("theme_assignment", placed[fid]) is None, placed[fid]
+    stored = {r.feedback_id: r.theme_id for r in _rows(store)}
+    assert all(stored[fid] == placed[fid]["theme_id"] for fid in placed_early)
+    assert learner.themes.unassigned_count <= len(early) + len(later) - len(placed_early)
+
 def _rows(store: InsightStore) -> list[FeedbackRecord]:
     from sqlmodel import Session, select
 

@@ -125,6 +125,7 @@ class ThemeModel:
         self._births: list[tuple[str, str, list[str]]] = []  # born, waiting for a label before their event
         self._resolved_pending: list[tuple[int, str]] = []
         self._resolved_items: tuple[list, np.ndarray | None, list] = ([], None, [])
+        self._followed_births = False  # themes arrived from cx.themes since the buffer was last checked
         self._rng = np.random.default_rng(self.random_state)
         self.labels_: list[str | None] = []
 
@@ -209,6 +210,7 @@ class ThemeModel:
             # a follower (or a learner seeded from the registry) must be able to partial_fit later
             self.stats[theme.theme_id] = self._stats_from_theme(theme)
             self.refinable_ = False  # seeded themes are mature, and their trend baselines rely on them
+            self._followed_births = True
 
     # -- predict --------------------------------------------------------------------------------------------
     def predict(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> list[ThemePrediction]:
@@ -365,6 +367,7 @@ class ThemeModel:
         texts = list(texts)
         if len(x) == 0:
             return self
+        self.place_buffered()
         self.seen_ += len(x)
         if self.refinable_ or not self.stats:  # fitted or seeded themes are never refined: no sample to keep
             self.sample.offer(texts, x, self._rng)
@@ -393,6 +396,33 @@ class ThemeModel:
         self._publish_growth()
         self._retire_stale()
         return self
+
+    def place_buffered(self) -> int:
+        """Place buffered items in themes that arrived from cx.themes since (a seed, an earlier learner's rounds);
+        returns how many were placed (0 at once when no theme arrived).
+
+        A learner that started before the registry was seeded buffers what it cannot place; once the seed is
+        applied, most of those items fit a seeded theme, yet they would wait for a discovery round that a seeded
+        stream, whose few outliers fill the buffer slowly, may never run. Placed here, they come out of
+        :meth:`pop_resolved` like items a discovery round placed, so the learner re-assigns them.
+        """
+        if not self._followed_births:
+            return 0
+        self._followed_births = False
+        if not self.buffer:
+            return 0
+        items = list(self.buffer)
+        x = np.stack([it[2] for it in items])
+        texts = [it[1] for it in items]
+        empathy = self._classify(x)
+        placed = np.full(len(items), None, dtype=object)
+        self._place_leftovers(x, texts, empathy, placed, set())
+        count = sum(p is not None for p in placed)
+        if count:
+            self._resolve_buffer(items, x, placed, empathy)
+            self._flush_resolved()
+            log.info("placed %d buffered items in themes read from the registry", count)
+        return count
 
     def _buffer_item(self, item_id: str, text: str, x: np.ndarray) -> None:
         self._added_since_round += 1
