@@ -58,7 +58,7 @@ def test_feedback_taken_before_the_seed_gets_a_theme_once_the_worker_reads_it(br
                 [(f"cx.feedback.{i.kind}", json.dumps(i.message).encode()) for i in early])
         wait_until(lambda: store.count(FeedbackRecord) >= len(early), timeout=180, worker=worker, what="every row")
         assert themed() == 0  # fewer items than a discovery round needs, and no theme to assign them to
-        history = [item.text for item in FeedbackSimulator(seed=50).generate(1200)]
+        history = [item.text for item in FeedbackSimulator(seed=50).generate(600)]
         seed_themes(Settings(kafka_bootstrap_servers=broker.bootstrap_servers), history, embedder=embedder)
         wait_until(lambda: themed() >= 0.7 * len(early), timeout=120, worker=worker,
                    what="the early rows re-assigned to seeded themes")
