@@ -156,9 +156,15 @@ def _shift_invert_embed(a: sp.csr_matrix, dims: int, random_state: int) -> np.nd
     from sklearn.manifold import spectral_embedding
 
     log.debug("spectral embedding: ARPACK did not converge in %d restarts; shift-invert instead", ARPACK_RESTARTS)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        return spectral_embedding(a, n_components=dims, random_state=random_state, drop_first=True)
+    # scikit-learn warns of what it does on such graphs (not connected; shift-invert failed, LOBPCG instead; LOBPCG
+    # stopped short of its tolerance): a screen of numbers a user running `insights seed` can do nothing about
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        z = spectral_embedding(a, n_components=dims, random_state=random_state, drop_first=True)
+    for w in caught:
+        if not str(w.message).startswith("Graph is not fully connected"):
+            log.debug("spectral embedding: %s", str(w.message).splitlines()[0])
+    return z
 
 
 def _unit_rows(z: np.ndarray) -> np.ndarray:
