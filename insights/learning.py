@@ -55,9 +55,9 @@ class ThemeLearner:
         """Discover themes in history before the stream starts (``insights seed``, a replay's first part)."""
         self.themes.fit(list(texts), embeddings)
         events = [e.to_message() if hasattr(e, "to_message") else dict(e) for e in self.themes.pop_events()]
-        if self.store is not None and events:
-            call_with_retry(self.store.apply_theme_events, events)
-        return LearnResult(theme_events=events)
+        result = LearnResult(theme_events=events)
+        self._store(result)
+        return result
 
     def learn(self, items: Sequence[dict[str, Any]]) -> LearnResult:
         """``items``: assignment messages with an ``embedding`` (base64 float32) field."""
@@ -76,11 +76,7 @@ class ThemeLearner:
         events = self.themes.pop_events()
         result.theme_events = [e.to_message() if hasattr(e, "to_message") else dict(e) for e in events]
         result.assignments = list(caught_up.values()) + self._resolved()
-        if self.store is not None:
-            if result.theme_events:
-                call_with_retry(self.store.apply_theme_events, result.theme_events)
-            if result.assignments:
-                call_with_retry(self.store.update_assignments, result.assignments)
+        self._store(result)
         return result
 
     def catch_up(self) -> LearnResult:
@@ -88,13 +84,19 @@ class ThemeLearner:
         ``ThemeModel.place_buffered``). :meth:`learn` does it with every batch; the stream also calls this on a
         timer, so items taken before a seed was read get their theme even when no more feedback comes."""
         result = LearnResult()
-        place = getattr(self.themes, "place_buffered", None)
-        if place is None or not place():
-            return result
-        result.assignments = self._resolved()
-        if self.store is not None and result.assignments:
-            call_with_retry(self.store.update_assignments, result.assignments)
+        if self.themes.place_buffered():
+            result.assignments = self._resolved()
+            self._store(result)
         return result
+
+    def _store(self, result: LearnResult) -> None:
+        """Lineage events and re-assignments into the store (when there is one), retried through outages."""
+        if self.store is None:
+            return
+        if result.theme_events:
+            call_with_retry(self.store.apply_theme_events, result.theme_events)
+        if result.assignments:
+            call_with_retry(self.store.update_assignments, result.assignments)
 
     def _caught_up(
         self, items: Sequence[dict[str, Any]], texts: list[str], embeddings: np.ndarray
