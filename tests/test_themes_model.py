@@ -70,6 +70,25 @@ def test_spectral_embedding_matches_sklearns_and_survives_a_nearly_disconnected_
     assert spread_within < 1e-2 * np.ptp(z, axis=0).max()  # each theme stays (nearly) one point
 
 
+def test_a_large_nearly_disconnected_graph_goes_to_algebraic_multigrid(caplog, monkeypatch):
+    """The path of consensus graphs from AMG_MIN_ITEMS items on (there shift-invert's LU took 30 to 40 s), run on
+    the small graph above by lowering the bound: the same answer, each theme (nearly) one point."""
+    import logging
+
+    import insights.themes.discovery as discovery
+
+    monkeypatch.setattr(discovery, "AMG_MIN_ITEMS", 100)
+    _, x, members, _ = blobs(40, 10, spread=0.15)
+    idx = discovery.knn_graph(x, 12)[0]
+    together = np.where(members[idx] == members[:, None], 1.0, 0.0)
+    with caplog.at_level(logging.DEBUG, logger="insights.themes.discovery"):
+        z = discovery.spectral_embed(discovery.knn_adjacency(idx, together + 1e-6), 8)
+    assert "algebraic multigrid instead" in caplog.text
+    assert z.shape == (400, 8) and np.isfinite(z).all()
+    spread_within = max(np.ptp(z[members == b], axis=0).max() for b in range(40))
+    assert spread_within < 1e-2 * np.ptp(z, axis=0).max()
+
+
 def test_the_discriminant_space_brings_out_what_the_clusters_differ_in():
     """Three themes that differ in two of 32 directions, under strong noise shared by all: cosine neighbours mix
     them up; in the space fitted on the themes they come apart (first-neighbour purity)."""
