@@ -54,8 +54,7 @@ class ThemeLearner:
     def seed(self, texts: Sequence[str], embeddings: np.ndarray) -> LearnResult:
         """Discover themes in history before the stream starts (``insights seed``, a replay's first part)."""
         self.themes.fit(list(texts), embeddings)
-        events = [e.to_message() if hasattr(e, "to_message") else dict(e) for e in self.themes.pop_events()]
-        result = LearnResult(theme_events=events)
+        result = LearnResult(theme_events=self._event_messages())
         self._store(result)
         return result
 
@@ -73,8 +72,7 @@ class ThemeLearner:
         while len(self._pending) > self.max_pending:
             self._pending.popitem(last=False)
         self.themes.partial_fit(texts, embeddings, ids=[i["feedback_id"] for i in items])
-        events = self.themes.pop_events()
-        result.theme_events = [e.to_message() if hasattr(e, "to_message") else dict(e) for e in events]
+        result.theme_events = self._event_messages()
         result.assignments = list(caught_up.values()) + self._resolved()
         self._store(result)
         return result
@@ -88,6 +86,10 @@ class ThemeLearner:
             result.assignments = self._resolved()
             self._store(result)
         return result
+
+    def _event_messages(self) -> list[dict[str, Any]]:
+        """The lineage events the model produced since last asked, as cx.themes messages."""
+        return [e.to_message() if hasattr(e, "to_message") else dict(e) for e in self.themes.pop_events()]
 
     def _store(self, result: LearnResult) -> None:
         """Lineage events and re-assignments into the store (when there is one), retried through outages."""
