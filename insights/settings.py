@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Seconds members get to rejoin a consumer-group rebalance; the first join "
         "of a fresh group can wait this long on some brokers, so small test setups lower it"
     )
+    kafka_commit_interval: float = Field(
+        1.0, gt=0, description="Seconds between commits of the input offsets the worker has handled (stored and "
+        "published). A crash replays what came after the last commit; every stage is idempotent, so a longer "
+        "interval costs replayed work after a crash, never duplicates"
+    )
     kafka_fetch_bytes_per_partition: int = Field(
         262_144, ge=16_384, description="Bytes the consumer prefetches per input partition. It bounds the memory a "
         "backlog holds and how far partitions drift apart in event time (open trend windows wait for the slowest); "

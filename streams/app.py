@@ -114,7 +114,7 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         web_enabled=False,
         producer_max_request_size=MAX_MESSAGE_BYTES_ON_WIRE,
         consumer_max_fetch_size=settings.kafka_fetch_bytes_per_partition,
-        broker_commit_interval=1.0,
+        broker_commit_interval=settings.kafka_commit_interval,
         broker_rebalance_timeout=settings.kafka_rebalance_timeout,
         broker_session_timeout=min(60.0, settings.kafka_rebalance_timeout * 2),
         recovery_consistency_check=settings.kafka_table_recovery_check,

@@ -252,6 +252,21 @@ def test_the_worker_app_gets_the_credentials(pki) -> None:
     assert [str(u) for u in app.conf.broker] == ["kafka://b1:9094", "kafka://b2:9094"]
 
 
+
+def test_the_worker_commits_as_often_as_kafka_commit_interval_says(monkeypatch) -> None:
+    """The commit interval bounds what a crash replays; it comes from the environment like every setting."""
+    from types import SimpleNamespace
+
+    from streams.app import create_app
+
+    assert create_app(Settings(), SimpleNamespace(store=None)).conf.broker_commit_interval == 1.0  # type: ignore[arg-type]
+    monkeypatch.setenv("KAFKA_COMMIT_INTERVAL", "7.5")
+    app = create_app(Settings(), SimpleNamespace(store=None))  # type: ignore[arg-type]
+    assert app.conf.broker_commit_interval == 7.5
+    monkeypatch.setenv("KAFKA_COMMIT_INTERVAL", "0")
+    with pytest.raises(ValueError, match="kafka_commit_interval"):
+        Settings()
+
 # -- settings that disagree with each other: found while writing these tests (bugs in streams/kafka_config.py) --
 MISMATCHED = [
     {"kafka_security_protocol": "PLAINTEXT", "kafka_sasl_mechanism": "PLAIN", "kafka_sasl_username": "u",

@@ -134,8 +134,13 @@ def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(broker, sql
         inputs.insert(200 * k + 50, (TOPIC[kind], raw))
     valid_ids = {fid for _, _, fid in valid}
 
+    # Commits every 10 s, not every second: the kill must land after batches were published and before their
+    # offsets were committed, or the restart replays nothing and the test proves nothing about replays. The worker
+    # keeps up with the chunks produced, so with 1 s a commit can fall between the last batch and the kill (it
+    # did once, 2026-12-07: "16 alerts before the kill, 0 assignments replayed"). With 10 s, some runs kill before
+    # the first commit (the restart replays all ~4,100 items) and some after one (about 200).
     env = worker_env(broker.bootstrap_servers, sqlite_url, tmp_path, WINDOW="1h", GRACE="3h",
-                     ALERT_MIN_VOLUME="20", ALERT_COOLDOWN_WINDOWS="2")
+                     ALERT_MIN_VOLUME="20", ALERT_COOLDOWN_WINDOWS="2", KAFKA_COMMIT_INTERVAL="10")
     head, rest = inputs[:4_000], inputs[4_000:]
     produce(broker.bootstrap_servers, head)
     store = InsightStore.from_url(sqlite_url)
