@@ -18,20 +18,27 @@ log = logging.getLogger(__name__)
 
 
 async def follow_topic(
-    settings: Settings, topic: str, apply: Callable[[dict[str, Any]], Any], executor: Executor | None = None
+    settings: Settings, topic: str, apply: Callable[[dict[str, Any]], Any], executor: Executor | None = None,
+    caught_up: asyncio.Event | None = None,
 ) -> None:
     """Read every partition of ``topic`` from the beginning and hand each JSON message to ``apply``.
 
     A plain assigned consumer, not a group member: each worker must see every message, not a share.
+    ``caught_up`` is set once every message that was on the topic when the follower started has been applied.
     """
     loop = asyncio.get_running_loop()
     consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or {0}
-        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        end = await consumer.end_offsets(tps)
         applied = 0
         while True:
+            if caught_up is not None and not caught_up.is_set() and await _reached(consumer, end):
+                log.info("%s: read to where it ended at start (%d messages)", topic, applied)
+                caught_up.set()
             batches = await consumer.getmany(timeout_ms=1000)
             for records in batches.values():
                 for record in records:
@@ -45,3 +52,11 @@ async def follow_topic(
                 log.debug("applied %d messages from %s", applied, topic)
     finally:
         await consumer.stop()
+
+
+async def _reached(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int]) -> bool:
+    """Whether the consumer has read each partition up to the given end offsets."""
+    for tp, offset in end.items():
+        if await consumer.position(tp) < offset:
+            return False
+    return True

@@ -79,7 +79,11 @@ def test_two_workers_share_partitions_store_once_and_agree_on_theme_ids(broker, 
     rows = [r for r in _stored_rows(store) if not r.feedback_id.startswith("probe-")]
     assert len(rows) == n and len({r.feedback_id for r in rows}) == n
     assert _ingested(first.log_text()) > 0 and _ingested(second.log_text()) > 0, "one worker got no partition"
-    assert sum(1 for r in rows if r.theme_id) >= 0.8 * n
+    # Each worker reads the seeded registry to its end before it assigns anything (streams/app.py,
+    # until_registry_read): 1,180 of 1,200 rows had a theme in both runs since. Before, batches and cx.themes events
+    # took turns and the first batches met part of the themes: 954 to 1,180 (80% was the bar then).
+    assigned = sum(1 for r in rows if r.theme_id)
+    assert assigned >= 0.95 * n, f"{assigned} of {n} rows with a theme: a worker assigned before it read the seed?"
 
     # first-hand assignments of the probes, as the workers published them (later re-assignments aside)
     themes_by_text: dict[str, set[str | None]] = defaultdict(set)
