@@ -44,8 +44,6 @@ def test_cluster_embeddings_finds_the_clusters_without_being_told_how_many():
 
 
 def test_spectral_embedding_matches_sklearns_and_survives_a_nearly_disconnected_graph(caplog):
-    import logging
-
     from sklearn.manifold import spectral_embedding
 
     from insights.themes.discovery import knn_adjacency, knn_graph, spectral_embed
@@ -57,36 +55,44 @@ def test_spectral_embedding_matches_sklearns_and_survives_a_nearly_disconnected_
     cos = np.abs((ours * theirs).sum(0)) / np.linalg.norm(ours, axis=0) / np.linalg.norm(theirs, axis=0)
     assert ours.shape == theirs.shape and cos.min() > 0.99  # the same eigenvectors, up to sign
 
-    # A consensus graph of 40 themes whose kNN edges across themes keep only a 1e-6 weight: 40 eigenvalues
-    # within 1e-6 of 1, which ARPACK alone never separates (minutes of restarts); the shift-invert fallback does.
-    _, x, members, _ = blobs(40, 10, spread=0.15)
-    idx = knn_graph(x, 12)[0]
-    together = np.where(members[idx] == members[:, None], 1.0, 0.0)
-    with caplog.at_level(logging.DEBUG, logger="insights.themes.discovery"):
-        z = spectral_embed(knn_adjacency(idx, together + 1e-6), 8)
+    # the shift-invert fallback separates what ARPACK alone never does (see _embed_nearly_disconnected_themes)
+    z, members = _embed_nearly_disconnected_themes(caplog)
     assert "shift-invert instead" in caplog.text
     assert z.shape == (400, 8) and np.isfinite(z).all()
-    spread_within = max(np.ptp(z[members == b], axis=0).max() for b in range(40))
-    assert spread_within < 1e-2 * np.ptp(z, axis=0).max()  # each theme stays (nearly) one point
+    assert _spread_within_themes(z, members) < 1e-2 * np.ptp(z, axis=0).max()  # each theme stays (nearly) one point
 
 
 def test_a_large_nearly_disconnected_graph_goes_to_algebraic_multigrid(caplog, monkeypatch):
     """The path of consensus graphs from AMG_MIN_ITEMS items on (there shift-invert's LU took 30 to 40 s), run on
     the small graph above by lowering the bound: the same answer, each theme (nearly) one point."""
-    import logging
-
     import insights.themes.discovery as discovery
 
     monkeypatch.setattr(discovery, "AMG_MIN_ITEMS", 100)
-    _, x, members, _ = blobs(40, 10, spread=0.15)
-    idx = discovery.knn_graph(x, 12)[0]
-    together = np.where(members[idx] == members[:, None], 1.0, 0.0)
-    with caplog.at_level(logging.DEBUG, logger="insights.themes.discovery"):
-        z = discovery.spectral_embed(discovery.knn_adjacency(idx, together + 1e-6), 8)
+    z, members = _embed_nearly_disconnected_themes(caplog)
     assert "algebraic multigrid instead" in caplog.text
     assert z.shape == (400, 8) and np.isfinite(z).all()
-    spread_within = max(np.ptp(z[members == b], axis=0).max() for b in range(40))
-    assert spread_within < 1e-2 * np.ptp(z, axis=0).max()
+    assert _spread_within_themes(z, members) < 1e-2 * np.ptp(z, axis=0).max()
+
+
+def _embed_nearly_disconnected_themes(caplog) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-dimensional spectral embedding of a consensus graph of 40 themes whose kNN edges across themes keep
+    only a 1e-6 weight (40 eigenvalues within 1e-6 of 1, which ARPACK alone never separates: minutes of restarts),
+    with the discovery log captured; and each point's theme."""
+    import logging
+
+    from insights.themes.discovery import knn_adjacency, knn_graph, spectral_embed
+
+    _, x, members, _ = blobs(40, 10, spread=0.15)
+    idx = knn_graph(x, 12)[0]
+    together = np.where(members[idx] == members[:, None], 1.0, 0.0)
+    with caplog.at_level(logging.DEBUG, logger="insights.themes.discovery"):
+        z = spectral_embed(knn_adjacency(idx, together + 1e-6), 8)
+    return z, members
+
+
+def _spread_within_themes(z: np.ndarray, members: np.ndarray) -> float:
+    """The largest extent of one theme's points along any coordinate."""
+    return max(np.ptp(z[members == b], axis=0).max() for b in np.unique(members))
 
 
 def test_the_discriminant_space_brings_out_what_the_clusters_differ_in():
