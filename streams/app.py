@@ -166,9 +166,6 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
                 await asyncio.sleep(attempt)
         return runtime.processor.reject(batch, f"processing failed {PROCESSING_ATTEMPTS} times: {error}")
 
-    # Two actors take turns: while one batch is embedded in the domain thread, the other is read, parsed and
-    # published, so the model is not left idle between batches. Offsets are committed only up to the oldest
-    # batch not yet done, so a crash still replays every batch that was not stored.
     registry_read = asyncio.Event()
 
     async def until_registry_read() -> None:
@@ -184,6 +181,9 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
                 log.warning("%s not read to its end in %.0f s; assigning against the themes read so far",
                             settings.topic_themes, REGISTRY_WAIT_SECONDS)
 
+    # Two actors take turns: while one batch is embedded in the domain thread, the other is read, parsed and
+    # published, so the model is not left idle between batches. Offsets are committed only up to the oldest
+    # batch not yet done, so a crash still replays every batch that was not stored.
     @app.agent(feedback, name="ingest", concurrency=2)
     async def ingest(stream: faust.StreamT) -> None:
         """Validate, redact, embed, assign and store each batch; dead-letter what cannot be accepted."""

@@ -33,7 +33,7 @@ async def follow_topic(
         partitions = consumer.partitions_for_topic(topic) or {0}
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
-        end = await consumer.end_offsets(tps)
+        end = await consumer.end_offsets(tps) if caught_up is not None else {}
         applied = 0
         while True:
             if caught_up is not None and not caught_up.is_set() and await _reached(consumer, end):

@@ -252,7 +252,6 @@ def test_the_worker_app_gets_the_credentials(pki) -> None:
     assert [str(u) for u in app.conf.broker] == ["kafka://b1:9094", "kafka://b2:9094"]
 
 
-
 def test_the_worker_commits_as_often_as_kafka_commit_interval_says(monkeypatch) -> None:
     """The commit interval bounds what a crash replays; it comes from the environment like every setting."""
     from types import SimpleNamespace
@@ -266,6 +265,7 @@ def test_the_worker_commits_as_often_as_kafka_commit_interval_says(monkeypatch) 
     monkeypatch.setenv("KAFKA_COMMIT_INTERVAL", "0")
     with pytest.raises(ValueError, match="kafka_commit_interval"):
         Settings()
+
 
 # -- settings that disagree with each other: found while writing these tests (bugs in streams/kafka_config.py) --
 MISMATCHED = [
