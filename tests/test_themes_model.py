@@ -122,6 +122,26 @@ def test_the_discriminant_space_brings_out_what_the_clusters_differ_in():
     assert first_neighbour_purity(z) > 0.95
 
 
+def test_halves_of_one_theme_are_merged_over_the_embeddings_own_neighbours():
+    """What a discriminant round can leave behind: one theme cut in two (here along a random direction) next to
+    three whole ones. Over the embeddings' kNN graph the halves send each other most of their edges and become one
+    theme again; the distinct themes stay apart, noise stays noise and only kept points stay core."""
+    from insights.themes.discovery import Clustering, DiscoveryParams, _merged_in_embeddings
+
+    _, x, y, _ = blobs(4, 60)
+    first = np.flatnonzero(y == 0)
+    direction = np.random.default_rng(1).normal(size=DIM)
+    cut = y.copy()
+    cut[first[(x[first] - x[first].mean(axis=0)) @ direction > 0]] = 4
+    cut[:3] = -1
+    assert len(np.unique(cut[cut >= 0])) == 5
+
+    merged = _merged_in_embeddings(x, Clustering(cut, cut >= 0), DiscoveryParams())
+    assert merged.n_clusters == 4
+    assert adjusted_rand_score(y[3:], merged.labels[3:]) == 1.0
+    assert (merged.labels[:3] == -1).all() and not merged.core[:3].any() and merged.core[3:].all()
+
+
 def test_too_few_items_are_left_for_later():
     _, x, _, _ = blobs(2, 5)
     assert cluster_embeddings(x).n_clusters == 0
