@@ -126,7 +126,7 @@ def test_halves_of_one_theme_are_merged_over_the_embeddings_own_neighbours():
     """What a discriminant round can leave behind: one theme cut in two (here along a random direction) next to
     three whole ones. Over the embeddings' kNN graph the halves send each other most of their edges and become one
     theme again; the distinct themes stay apart, noise stays noise and only kept points stay core."""
-    from insights.themes.discovery import Clustering, DiscoveryParams, _merged_in_embeddings
+    from insights.themes.discovery import Clustering, DiscoveryParams, _merged_in_embeddings, knn_graph
 
     _, x, y, _ = blobs(4, 60)
     first = np.flatnonzero(y == 0)
@@ -136,7 +136,9 @@ def test_halves_of_one_theme_are_merged_over_the_embeddings_own_neighbours():
     cut[:3] = -1
     assert len(np.unique(cut[cut >= 0])) == 5
 
-    merged = _merged_in_embeddings(x, Clustering(cut, cut >= 0), DiscoveryParams())
+    params = DiscoveryParams()
+    graph = knn_graph(x, params.resolved_n_neighbors(len(x)))[0]
+    merged = _merged_in_embeddings(Clustering(cut, cut >= 0), graph, params)
     assert merged.n_clusters == 4
     assert adjusted_rand_score(y[3:], merged.labels[3:]) == 1.0
     assert (merged.labels[:3] == -1).all() and not merged.core[:3].any() and merged.core[3:].all()
