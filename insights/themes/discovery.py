@@ -93,6 +93,10 @@ class Clustering:
     def n_clusters(self) -> int:
         return int(self.labels.max()) + 1 if self.labels.size and self.labels.max() >= 0 else 0
 
+    def relabelled(self, labels: np.ndarray) -> Clustering:
+        """The same points under new labels: a point stays core only while it keeps a cluster."""
+        return Clustering(labels, self.core & (labels >= 0))
+
 
 def knn_graph(x: np.ndarray, k: int, cells: int = 1_000_000) -> tuple[np.ndarray, np.ndarray]:
     """Indices and cosine similarities of the k nearest neighbours of each unit row (itself excluded).
@@ -366,7 +370,7 @@ def _merged_in_embeddings(clustering: Clustering, graph: np.ndarray, params: Dis
     complaints +0.0016 and +0.0008, CLINC150, HWU64, 20 Newsgroups and WordNet unchanged (4,000-row samples, 3 runs).
     """
     labels = relabel_contiguous(merge_connected(clustering.labels, graph, params.merge_edge_share))
-    return Clustering(labels, clustering.core & (labels >= 0))
+    return clustering.relabelled(labels)
 
 
 def _consensus_clustering(x: np.ndarray, params: DiscoveryParams) -> tuple[Clustering, np.ndarray | None]:
@@ -430,7 +434,7 @@ def same_text_same_cluster(texts: Sequence[str], clustering: Clustering) -> Clus
     if np.array_equal(labels, clustering.labels):
         return clustering
     labels = relabel_contiguous(labels)
-    return Clustering(labels, clustering.core & (labels >= 0))
+    return clustering.relabelled(labels)
 
 
 def empathy_apart(clustering: Clustering, categories: Sequence[str | None], min_size: int,
@@ -463,4 +467,4 @@ def empathy_apart(clustering: Clustering, categories: Sequence[str | None], min_
     if next_label == clustering.n_clusters:
         return clustering
     labels = relabel_contiguous(labels)
-    return Clustering(labels, clustering.core & (labels >= 0))
+    return clustering.relabelled(labels)
