@@ -105,6 +105,13 @@ async def _simulate(settings: Settings, simulator: FeedbackSimulator, stop_at: f
         await producer.stop()
 
 
+def print_alert(alert: dict) -> None:
+    """One JSON line on stdout. Through ``tqdm.write``: the progress bar on stderr is cleared first and drawn again
+    below, so on a terminal the alert starts a line of its own instead of trailing the bar's text."""
+    tqdm.write(json.dumps(alert, ensure_ascii=False), file=sys.stdout)
+    sys.stdout.flush()
+
+
 async def _watch_alerts(settings: Settings, stop_at: float, counters: dict) -> None:
     """Print every alert from cx.alerts as one JSON line on stdout."""
     consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings), enable_auto_commit=False, auto_offset_reset="earliest")
@@ -115,9 +122,7 @@ async def _watch_alerts(settings: Settings, stop_at: float, counters: dict) -> N
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
-                    alert = json.loads(record.value)
-                    sys.stdout.write(json.dumps(alert, ensure_ascii=False) + "\n")
-                    sys.stdout.flush()
+                    print_alert(json.loads(record.value))
                     counters["alerts"] += 1
     finally:
         await consumer.stop()
