@@ -166,12 +166,18 @@ def run_bertopic(texts: list[str], x: np.ndarray, embedder) -> dict:
 
 
 # -- memory ---------------------------------------------------------------------------------------------------
+def stream_source() -> tuple[list[str], np.ndarray]:
+    """Banking77 train and its embeddings (cached), which the synthetic stream samples from."""
+    texts, _ = load_split("train")
+    x, _ = embeddings_for(texts, "banking77-train")
+    return texts, x
+
+
 def synthetic_batches(n: int, batch: int, seed: int = 0):
     """``n`` stream items in batches, sampled from Banking77 train with Gaussian noise on the embeddings
     (sigma 0.1/sqrt(d) per coordinate, then re-normalised): realistic themes, no two vectors identical.
     Generated batch by batch, as a stream arrives, so the input itself does not grow with ``n``."""
-    texts, _ = load_split("train")
-    x, _ = embeddings_for(texts, "banking77-train")
+    texts, x = stream_source()
     rng = np.random.default_rng(seed)
     for start in range(0, n, batch):
         idx = rng.integers(0, len(texts), min(batch, n - start))
@@ -221,8 +227,7 @@ def run_memory(sizes: tuple[int, ...] = (10_000, 100_000)) -> list[dict]:
     """Each size in a fresh process, after the source embeddings are cached here: a child that had to compute them
     would load the embedding model, and its peak would be PyTorch's (a cold cache gave 728 MiB for 10k items
     against 261 MiB for 100k, 2026-12-07)."""
-    texts, _ = load_split("train")
-    embeddings_for(texts, "banking77-train")
+    stream_source()
     out = []
     for n in sizes:
         proc = subprocess.run(
