@@ -87,6 +87,7 @@ def run_trial(scenario: Scenario, seed: int, args: argparse.Namespace) -> TrialR
             empathy_category=item.empathy_category,
             dimensions=item.dimensions,
             text=item.text,
+            theme_empathy_category=item.empathy_category,  # the simulator's item category is its theme's
         )
         alerts.extend(monitor.observe(obs))
         if (

@@ -141,6 +141,7 @@ def _reassignment(earlier: dict[str, Any], pred: Any, now: str) -> dict[str, Any
         "coarse_theme_id": getattr(pred, "coarse_theme_id", None),
         "theme_label": pred.theme_label,
         "empathy_category": pred.empathy_category,
+        "theme_empathy_category": getattr(pred, "theme_empathy_category", None),
         "similarity": float(pred.similarity),
         "previous_theme_id": None,
         "revision": int(earlier.get("revision") or 0) + 1,

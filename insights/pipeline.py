@@ -29,6 +29,7 @@ class Prediction(Protocol):
     empathy_category: str | None
     similarity: float
     coarse_theme_id: str | None
+    theme_empathy_category: str | None
 
 
 class ThemeAssigner(Protocol):
@@ -82,6 +83,7 @@ def assignment_message(
         "coarse_theme_id": getattr(pred, "coarse_theme_id", None),
         "theme_label": pred.theme_label,
         "empathy_category": pred.empathy_category,
+        "theme_empathy_category": getattr(pred, "theme_empathy_category", None),
         "similarity": float(pred.similarity),
         "previous_theme_id": previous_theme_id,
         "revision": revision,

@@ -30,6 +30,8 @@ def observation_from_assignment(message: dict[str, Any]) -> Observation:
         previous_theme_id=message.get("previous_theme_id"),
         revision=int(message.get("revision") or 0),
         satisfaction=satisfaction(message.get("score"), message.get("score_type")),
+        # messages written before the field existed: the item's category, as the monitor then took it
+        theme_empathy_category=message.get("theme_empathy_category", message.get("empathy_category")),
     )
 
 

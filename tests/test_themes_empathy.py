@@ -207,6 +207,9 @@ def test_a_theme_of_rude_complaints_gets_the_category_and_others_do_not(embedder
     assert fine[rude_theme].empathy_category == "rude"
     assert all(fine[p.theme_id].empathy_category is None for p in preds[len(rude):] if p.theme_id)
     assert all(p.empathy_category is None for p in preds[len(rude):])
+    # each prediction also carries its theme's own category, whatever the item's: alerts on a theme report that one
+    assert all(p.theme_empathy_category == fine[p.theme_id].empathy_category for p in preds if p.theme_id)
+    assert all(p.theme_empathy_category is None for p in preds if not p.theme_id)
 
 
 def test_complaints_about_the_agent_get_themes_of_their_own_not_the_praise_theme(embedder):

@@ -37,6 +37,7 @@ def feed_window(mon: TrendMonitor, w: int, themes: dict[str, int], total: int, d
                 theme_id=theme,
                 theme_label=theme.removeprefix("t-"),
                 empathy_category=EMPATHY.get(theme),
+                theme_empathy_category=EMPATHY.get(theme),
                 dimensions=dims or {},
                 text=f"quote {theme} {i}",
                 satisfaction=(satisfaction or {}).get(theme),
@@ -185,6 +186,7 @@ def test_alert_ids_are_deterministic_across_replays():
                     item.empathy_category,
                     item.dimensions,
                     item.text,
+                    theme_empathy_category=item.empathy_category,
                 )
             )
         return alerts + mon.flush()
@@ -217,3 +219,37 @@ def test_one_empathy_theme_rising_alerts_once_not_again_as_the_aggregate():
     alerts = run(TrendMonitor(window="1h", grace="0"), [*quiet, ({"t-rude": 70, "t-robot": 20}, 500)])
     assert [a.theme_id for a in alerts] == ["t-rude"]
     assert alerts[0].empathy_category == "rude" and not alerts[0].aggregate
+
+
+def test_a_theme_alert_reports_the_themes_own_empathy_category_not_its_last_items():
+    """Items are matched to the taxonomy one by one, so a theme of rude complaints holds a few items called
+    "dismissive", and a delivery theme a few called "rude". The demo's alert on its "attitude, rude" theme read
+    "dismissive" because the monitor kept the category of the theme's latest item."""
+    mon = TrendMonitor(window="1h", grace="0")
+    own = {"t-attitude": "rude", "t-late": None}
+    odd = {"t-attitude": "dismissive", "t-late": "rude"}  # what the theme's last item of each window is called
+    alerts = []
+    for w, (attitude, late) in enumerate([(20, 20)] * 12 + [(70, 70)]):
+        labels = ["t-attitude"] * attitude + ["t-late"] * late + ["t-other"] * (500 - attitude - late)
+        random.Random(w).shuffle(labels)
+        last = {t: max(i for i, x in enumerate(labels) if x == t) for t in own}
+        for i, theme in enumerate(labels):
+            item = odd.get(theme) if i == last.get(theme) else own.get(theme)
+            alerts += mon.observe(Observation(
+                feedback_id=f"{w}-{i}", event_time=T0 + timedelta(hours=w, seconds=3600 * i / 500),
+                theme_id=theme, theme_label=theme.removeprefix("t-"), empathy_category=item,
+                dimensions={}, text=f"quote {i}", theme_empathy_category=own.get(theme)))
+    alerts += mon.flush()
+    by_theme = {a.theme_id: a for a in alerts}
+    assert {"t-attitude", "t-late"} <= set(by_theme), [a.theme_id for a in alerts]
+    assert by_theme["t-attitude"].empathy_category == "rude"
+    assert by_theme["t-late"].empathy_category is None
+
+
+def test_an_assignment_without_the_themes_category_falls_back_to_the_items():
+    from insights.trend_stage import observation_from_assignment
+
+    message = {"feedback_id": "f1", "event_time": "2024-05-01T10:00:00Z", "theme_id": "t-late",
+               "theme_label": "late", "empathy_category": "rude", "dimensions": {}, "text": "late and rude"}
+    assert observation_from_assignment({**message, "theme_empathy_category": None}).theme_empathy_category is None
+    assert observation_from_assignment(message).theme_empathy_category == "rude"  # written before the field

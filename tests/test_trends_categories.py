@@ -22,7 +22,7 @@ def _stream(rude_per_window: list[int], per_window: int = 60):
                 theme, label, category = f"t-other-{i % 6}", "billing", None
             n += 1
             yield Observation(f"f{n}", when, theme, label, category,
-                              {"agent_id": "a-1", "team": "care"}, f"text {n}")
+                              {"agent_id": "a-1", "team": "care"}, f"text {n}", theme_empathy_category=category)
 
 
 def test_a_rise_spread_over_rude_themes_alerts_as_the_rude_category():

@@ -25,6 +25,7 @@ def contacts(agent: str, window: int, complaints: int, total: int) -> list[Obser
             theme_id=theme,
             theme_label="rude agent" if theme == "t-rude" else "fine",
             empathy_category="rude" if theme == "t-rude" else None,
+            theme_empathy_category="rude" if theme == "t-rude" else None,
             dimensions={"agent_id": agent, "team": TEAM},
             text=f"{agent} {theme} {i}",
         )

@@ -120,6 +120,7 @@ def _window_items(w: int, n: int, agents: int = 3) -> list[Observation]:
             theme_id=["t-rude", "t-late", "t-other"][i % 3],
             theme_label="x",
             empathy_category="rude" if i % 3 == 0 else None,
+            theme_empathy_category="rude" if i % 3 == 0 else None,
             dimensions={"agent_id": f"a-{i % agents}", "team": "t"},
             text=f"quote {i}",
         )

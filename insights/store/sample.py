@@ -110,7 +110,7 @@ def build_sample(windows: int = 30, items_per_window: int = 150, seed: int = 7,
         if len(quotes.setdefault(item.truth, [])) < 3 and len(item.text) > 25:
             quotes[item.truth].append(item.text)
         obs = Observation(item.feedback_id, item.event_time, item.truth, item.theme_label, item.empathy_category,
-                          item.dimensions, item.text)
+                          item.dimensions, item.text, theme_empathy_category=item.empathy_category)
         alerts.extend(monitor.observe(obs))
     alerts.extend(monitor.flush())
     return Sample(

@@ -243,6 +243,7 @@ class ThemeModel:
             coarse_theme_id=parent.theme_id if parent else None,
             coarse_theme_label=parent.label if parent else None,
             empathy_score=item_score,
+            theme_empathy_category=theme.empathy_category,
         )
 
     # -- fit ------------------------------------------------------------------------------------------------

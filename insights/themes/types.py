@@ -141,6 +141,8 @@ class ThemePrediction:
     coarse_theme_id: str | None = None
     coarse_theme_label: str | None = None
     empathy_score: float = 0.0
+    # the theme's own category (None: not an empathy theme); ``empathy_category`` is the item's, which may differ
+    theme_empathy_category: str | None = None
 
     @property
     def assigned(self) -> bool:

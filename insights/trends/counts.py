@@ -8,7 +8,7 @@ changelog topic can back it (tests use a dict). Every change is written back wit
 - ``i|{win}``           the slices seen in window ``win``
 - ``w|{win}|{slice}``   ``{"n": items, "t": {theme: count}, "q": {theme: [[feedback_id, quote]]}, "team": ...}``
 - ``f|{win}|{id}``      ``[theme_id, empathy_category, revision]``: what was counted for a feedback id (dedup/moves)
-- ``t|{theme}``         ``[label, empathy_category]``, latest seen
+- ``t|{theme}``         ``[label, the theme's own empathy_category]``, latest seen
 - ``b``                 ``{theme: first whole window it was live in}``: a theme's baseline starts there
 - ``s|{theme}``         ``[sum, n]`` of its members' satisfaction (0-100), recent items weighted more
 
@@ -115,7 +115,7 @@ class WindowCounts:
         theme = obs.theme_id or None
         category = obs.empathy_category if theme else None
         if theme:
-            self._remember_theme(theme, obs.theme_label, obs.empathy_category)
+            self._remember_theme(theme, obs.theme_label, obs.theme_empathy_category)
         if obs.revision == 0:
             # A first-hand assignment proves the theme was live in this window, but it may have been born
             # half-way through it: its baseline starts with the next window. (Re-assignments of earlier

@@ -51,6 +51,7 @@ class Observation:
     previous_theme_id: str | None = None
     revision: int = 0
     satisfaction: float | None = None  # the item's score on 0-100, higher is better (None: no usable score)
+    theme_empathy_category: str | None = None  # the theme's own (None: not an empathy theme); alerts report it
 
 
 @dataclass(frozen=True, slots=True)
