@@ -81,6 +81,15 @@ def test_advance_closes_on_an_idle_stream_and_flush_closes_everything():
     assert mon.counts.open_windows() == []
 
 
+def test_an_out_of_date_assignment_does_not_bring_back_a_themes_old_label_or_category():
+    mon = TrendMonitor(window="1h", grace="1h")
+    mon.observe(obs("f1", 5, theme="t-a", label="rude, attitude", theme_empathy_category="rude", revision=2))
+    mon.observe(obs("f1", 5, theme="t-a", label="attitude", theme_empathy_category=None, revision=1))
+    assert mon.counts.theme_info("t-a") == ("rude, attitude", "rude")
+    mon.observe(obs("f2", 6, theme="t-a", label="rude staff", theme_empathy_category="rude"))  # a newer one counts
+    assert mon.counts.theme_info("t-a") == ("rude staff", "rude")
+
+
 def test_reassignment_moves_the_count_instead_of_double_counting():
     mon = TrendMonitor(window="1h", grace="1h")
     mon.observe(obs("f1", 5, theme=None))

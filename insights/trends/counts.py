@@ -114,8 +114,6 @@ class WindowCounts:
             return set()
         theme = obs.theme_id or None
         category = obs.empathy_category if theme else None
-        if theme:
-            self._remember_theme(theme, obs.theme_label, obs.theme_empathy_category)
         if obs.revision == 0:
             # A first-hand assignment proves the theme was live in this window, but it may have been born
             # half-way through it: its baseline starts with the next window. (Re-assignments of earlier
@@ -127,6 +125,8 @@ class WindowCounts:
                 self._remember_birth(category_theme_id(category), win + 1)
         fkey = f"f|{win}|{obs.feedback_id}"
         before = self.state.get(fkey)
+        if theme and (before is None or obs.revision >= before[2]):  # an out-of-date one may carry a stale label
+            self._remember_theme(theme, obs.theme_label, obs.theme_empathy_category)
         if before is not None:
             old_theme, old_category, old_revision = before
             old_category = old_category if isinstance(old_category, str) else None
