@@ -249,7 +249,8 @@ def create_api(settings: Settings | None = None, store: InsightStore | None = No
         s: InsightStore = Depends(get_store),
     ) -> dict[str, Any]:
         """A theme's count and share per window (or bucket) over the whole stream or one slice (e.g.
-        dimension=agent_id&value=a-07). Use theme_id ``__empathy__`` for all empathy themes together."""
+        dimension=agent_id&value=a-07). Use theme_id ``__empathy__`` for all empathy complaints together, whatever
+        their theme."""
         dim, val = _slice(dimension, value)
         seconds = _bucket_seconds(bucket)
         if theme_id == q.EMPATHY:

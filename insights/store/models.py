@@ -92,8 +92,9 @@ class ThemeEventRecord(SQLModel, table=True):
 class WindowCount(SQLModel, table=True):
     """Feedback counted per event-time window, theme and slice, with the slice's total as denominator.
 
-    ``theme_id`` is a theme id, ``__all__`` (every item: the denominator row) or ``__empathy__`` (every theme
-    with an empathy category). ``dimension``/``value`` are ``__all__`` for the whole stream.
+    ``theme_id`` is a theme id, ``__all__`` (every item: the denominator row) or ``__empathy__`` (every item
+    with an empathy category: all of an empathy theme's items, and flagged items in other themes).
+    ``dimension``/``value`` are ``__all__`` for the whole stream.
     """
 
     __tablename__ = "window_counts"

@@ -2,10 +2,10 @@
 
 Times go in and come out as timezone-aware UTC datetimes. Every time-ranged query reads ``window_counts``
 (``window_start`` in ``[since, until)``), which holds per window and slice the count of each theme, the
-``__all__`` row (the slice's item count, the denominator), the ``__empathy__`` row (items in any empathy
-theme) and one ``__empathy__:<category>`` row per empathy category (items of that category, whatever their
-theme). Those three kinds are not themes: rankings of themes leave them out. The indexes these queries use are
-in models.py / migration 0002.
+``__all__`` row (the slice's item count, the denominator), the ``__empathy__`` row (items with an empathy
+category: every item of an empathy theme, and flagged items in other themes) and one ``__empathy__:<category>``
+row per empathy category (items of that category, whatever their theme). Those three kinds are not themes:
+rankings of themes leave them out. The indexes these queries use are in models.py / migration 0002.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from sqlalchemy.engine import Engine
 
 from insights.store.models import AlertRecord, FeedbackRecord, ThemeEventRecord, ThemeRecord, WindowCount
 from insights.trends.model import CATEGORY_PREFIX, category_label, category_of
+from insights.trends.model import EMPATHY_LABEL as EMPATHY_LABEL  # the API labels the aggregate as alerts do
 
 TOTAL = "__all__"
 EMPATHY = "__empathy__"
 SPECIAL_THEMES = (TOTAL, EMPATHY)
 DIMENSIONS = ("agent_id", "team", "journey_stage", "channel")
 SEVERITIES = ("low", "medium", "high", "critical")
-EMPATHY_LABEL = "empathy complaints (all empathy themes)"
 
 wc = WindowCount.__table__
 themes_t = ThemeRecord.__table__

@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any
 
 EMPATHY_THEME_ID = "__empathy__"
-EMPATHY_LABEL = "empathy complaints (all empathy themes)"
+# every item with an empathy category: all of an empathy theme's items, and flagged items in other themes (a rude
+# remark inside a delivery complaint); items take their theme's category when their own text names none
+EMPATHY_LABEL = "empathy complaints (all themes)"
 EMPATHY_CATEGORY_ALL = "all"
 CATEGORY_PREFIX = EMPATHY_THEME_ID + ":"
 
