@@ -65,3 +65,27 @@ def test_theme_events_and_alerts_are_stored_once(database_url: str) -> None:
     store.upsert_alerts([alert])
     assert store.count(AlertRecord) == 1
     assert store.alerts()[0].payload["dimensions"] == {"agent_id": "a-1"}
+
+
+def test_a_merged_themes_feedback_moves_to_the_theme_that_absorbed_it(database_url: str) -> None:
+    store = InsightStore.from_url(database_url)
+    themes = ["t-a", "t-a", "t-a", "t-b", "t-c", None]
+    store.upsert_feedback([feedback_row(parse_feedback("survey", encode(survey(i))), _Pred(t))
+                           for i, t in enumerate(themes)])
+
+    def event(theme_id: str, event_type: str, status: str, related: list[str] | None = None) -> dict:
+        return {"schema_version": 1, "event_id": f"{theme_id}-{event_type}", "event_type": event_type,
+                "theme_id": theme_id, "related_theme_ids": related or [], "at": "2026-03-02T10:00:00+00:00",
+                "theme": {"theme_id": theme_id, "label": theme_id, "keywords": [], "quotes": [], "size": 3,
+                          "level": "fine", "status": status}}
+
+    store.apply_theme_events([event(t, "birth", "active") for t in ("t-a", "t-b", "t-c", "t-d")])
+    store.apply_theme_events([event("t-a", "merge", "merged", ["t-b"]), event("t-c", "retire", "retired")])
+    assert [store.get_feedback(f"s-{i}").theme_id for i in range(6)] == ["t-b"] * 4 + ["t-c", None]
+    store.apply_theme_events([event("t-b", "merge", "merged", ["t-d"])])  # a chain ends in the last survivor
+    assert [store.get_feedback(f"s-{i}").theme_id for i in range(6)] == ["t-d"] * 4 + ["t-c", None]
+    assert store.count(ThemeEventRecord) == 7, "the lineage keeps where they came from"
+    # a worker a moment behind cx.themes still assigns to a merged theme: stored under the last survivor
+    store.upsert_feedback([feedback_row(parse_feedback("survey", encode(survey(i))), _Pred(t))
+                           for i, t in ((6, "t-a"), (7, "t-b"), (8, "t-new"))])
+    assert [store.get_feedback(f"s-{i}").theme_id for i in (6, 7, 8)] == ["t-d", "t-d", "t-new"]

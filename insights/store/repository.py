@@ -22,6 +22,9 @@ CHUNK_ROWS = 500
 ASSIGNMENT_COLUMNS = ("theme_id", "coarse_theme_id", "empathy_category", "similarity")
 
 
+MAX_MERGE_CHAIN = 16  # links of merges (a into b, b into c...) followed when storing feedback
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -76,9 +79,18 @@ class InsightStore:
                     conn.execute(stmt, group[start : start + CHUNK_ROWS])
 
     def upsert_feedback(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert or replace feedback rows (dicts with FeedbackRecord's columns); received_at is kept."""
+        """Insert or replace feedback rows (dicts with FeedbackRecord's columns); received_at is kept.
+
+        A row assigned to a theme the store already knows was merged is stored under the theme that absorbed it:
+        a worker assigns with its copy of the registry, which follows cx.themes a moment behind the learner.
+        """
         now = _now()
-        prepared = [{**r, "received_at": r.get("received_at") or now, "updated_at": now} for r in rows]
+        survivors = self._merged_into({r["theme_id"] for r in rows if r.get("theme_id")})
+        prepared = [
+            {**r, "theme_id": survivors.get(r.get("theme_id"), r.get("theme_id")),
+             "received_at": r.get("received_at") or now, "updated_at": now}
+            for r in rows
+        ]
         columns = [c.name for c in FeedbackRecord.__table__.columns if c.name not in ("feedback_id", "received_at")]
         self._upsert(FeedbackRecord, prepared, ["feedback_id"], columns)
 
@@ -142,6 +154,58 @@ class InsightStore:
         theme_cols = [c.name for c in ThemeRecord.__table__.columns if c.name not in ("theme_id", "created_at")]
         self._upsert(ThemeRecord, themes, ["theme_id"], theme_cols)
         self._upsert(ThemeEventRecord, events, ["event_id"], [])
+        merged = [(m["theme_id"], m["related_theme_ids"][0]) for m in messages
+                  if m["theme"].get("status") == "merged" and m.get("related_theme_ids")]
+        self._move_to_survivors(merged)
+
+    def _merged_into(self, theme_ids: set[str]) -> dict[str, str]:
+        """The surviving theme of each of ``theme_ids`` that was merged (chains followed); one query per link."""
+        themes, events = ThemeRecord.__table__, ThemeEventRecord.__table__  # type: ignore[attr-defined]
+        found: dict[str, str] = {}
+        pending = set(theme_ids)
+        with self.engine.connect() as conn:
+            for _ in range(MAX_MERGE_CHAIN):
+                if not pending:
+                    break
+                rows = conn.execute(
+                    select(events.c.theme_id, events.c.related_theme_ids)
+                    .join(themes, themes.c.theme_id == events.c.theme_id)
+                    .where(events.c.event_type == "merge", themes.c.status == "merged",
+                           events.c.theme_id.in_(sorted(pending)))
+                    .order_by(events.c.at)
+                ).all()
+                step = {tid: related[0] for tid, related in rows if related}  # the latest merge of each wins
+                found.update(step)
+                pending = set(step.values()) - set(found)
+        resolved = {}
+        for tid in theme_ids & set(found):
+            seen, cur = {tid}, found[tid]
+            while cur in found and found[cur] not in seen:  # a cycle cannot happen (ids are never reused); guard
+                seen.add(cur)
+                cur = found[cur]
+            resolved[tid] = cur
+        return resolved
+
+    def _move_to_survivors(self, merged: Sequence[tuple[str, str]]) -> None:
+        """Give a merged theme's stored feedback the theme that absorbed it, as the model now assigns it.
+
+        Why: the impact report, the theme pages and the rankings group feedback by ``theme_id``; left alone, a merged
+        theme's items would stay a second row under its old label, and the survivor would look half its size. The
+        merge event in ``theme_events`` keeps where they came from. In event order, so a chain (a into b, b into c)
+        ends in c.
+        """
+        if not merged:
+            return
+        table = FeedbackRecord.__table__  # type: ignore[attr-defined]
+        stmt = (
+            table.update()
+            .where(table.c.theme_id == bindparam("absorbed"))
+            .values(theme_id=bindparam("survivor"), updated_at=bindparam("now"))
+        )
+        now = _now()
+        with self.engine.begin() as conn:
+            for absorbed, survivor in merged:
+                conn.execute(stmt, {"absorbed": absorbed, "survivor": survivor, "now": now})
 
     def upsert_window_counts(self, rows: Sequence[dict[str, Any]]) -> None:
         """Replace window counts (each row carries the absolute count, so replays converge)."""
