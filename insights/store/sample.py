@@ -18,7 +18,7 @@ from insights.store.repository import InsightStore
 from insights.trends import Observation, TrendMonitor
 
 RISE_AGENT = "a-03"
-RETIRED_THEME = "slow_reply"
+MERGED_THEME = "slow_reply"
 
 
 @dataclass
@@ -78,14 +78,14 @@ def _theme_events(start: datetime, quotes: dict[str, list[str]], sizes: dict[str
     later = start + timedelta(hours=6)
     old = {"label": "slow replies", "keywords": ["slow", "reply"], "quotes": [], "size": 0, "empathy_category": None,
            "level": "fine", "created_at": start.isoformat()}
-    event(f"ev-birth-{RETIRED_THEME}", "birth", RETIRED_THEME, start, {**old, "status": "active"})
-    event(f"ev-merge-{RETIRED_THEME}", "merge", RETIRED_THEME, later, {**old, "status": "retired"},
+    event(f"ev-birth-{MERGED_THEME}", "birth", MERGED_THEME, start, {**old, "status": "active"})
+    event(f"ev-merge-{MERGED_THEME}", "merge", MERGED_THEME, later, {**old, "status": "merged"},
           related_theme_ids=["wait_time"], reason="centroid within 0.12 of wait_time")
     wait = next(s for s in THEMES if s.key == "wait_time")
     event("ev-rename-wait_time", "rename", "wait_time", later,
           {"label": wait.label, "keywords": ["wait", "hold", "queue"], "quotes": quotes.get("wait_time", [])[:3],
            "size": sizes.get("wait_time", 0), "level": "fine", "status": "active"},
-          related_theme_ids=[RETIRED_THEME], reason="absorbed slow replies")
+          related_theme_ids=[MERGED_THEME], reason="absorbed slow replies")
     return events
 
 
