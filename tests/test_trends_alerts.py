@@ -254,3 +254,16 @@ def test_an_assignment_without_the_themes_category_falls_back_to_the_items():
                "theme_label": "late", "empathy_category": "rude", "dimensions": {}, "text": "late and rude"}
     assert observation_from_assignment({**message, "theme_empathy_category": None}).theme_empathy_category is None
     assert observation_from_assignment(message).theme_empathy_category == "rude"  # written before the field
+
+
+@pytest.mark.parametrize("born_after", [0, 30])
+def test_a_theme_born_mid_stream_is_judged_on_its_own_windows(born_after):
+    """A theme discovered after 30 quiet hours must behave as one there from the start: its steady rate is no rise,
+    and a tripling is. Its denominator and its spread were read over the windows before it existed (the state's
+    copy dropped them): the steady theme alerted at 7.6x, and the tripled one was drowned in a spread of 12."""
+    quiet = [({}, 400)] * born_after
+    steady = run(TrendMonitor(window="1h", grace="0"), [*quiet, *[({"t-new": 20}, 400)] * 12])
+    assert steady == [], [(a.theme_id, a.ratio) for a in steady]
+    tripled = run(TrendMonitor(window="1h", grace="0"), [*quiet, *[({"t-new": 20}, 400)] * 8, ({"t-new": 60}, 400)])
+    assert [a.theme_id for a in tripled] == ["t-new"]
+    assert tripled[0].expected == pytest.approx(20, rel=0.25)

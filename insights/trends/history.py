@@ -146,17 +146,22 @@ class History:
         win, n, counts = entry
         lam, sn = self.decay, rec["sn"]
         st = rec.setdefault("st", {})
+        since_birth = dict(st)  # the denominators before this window, as the baseline had them
         for theme, born in births.items():
             if born <= win:
                 st[theme] = lam * st.get(theme, 0.0) + n
         sx, disp = rec["sx"], rec["d"]
         for theme in set(sx) | set(counts):
+            if win < births.get(theme, win):
+                continue  # before its birth (or the window it was born in part-way): no part of its baseline
             x = counts.get(theme, 0)
-            rate = sx.get(theme, 0.0) / sn if sn > 0 else 0.0
+            # a theme's rate is over the windows since it was born, as in baseline (none yet: no rate to test against)
+            trials = since_birth.get(theme, 0.0 if theme in births else sn)
+            rate = sx.get(theme, 0.0) / trials if trials > 0 else 0.0
             expected = n * rate
-            if expected >= 1.0 and sn >= 5 * n and rate < 1.0:
+            if expected >= 1.0 and trials >= 5 * n and rate < 1.0:
                 # squared Pearson residual, corrected for the noise of the estimated rate itself
-                r2 = (x - expected) ** 2 / (expected * (1.0 - rate) * (1.0 + n / sn))
+                r2 = (x - expected) ** 2 / (expected * (1.0 - rate) * (1.0 + n / trials))
                 weight, total = disp.get(theme, (0.0, 0.0))
                 disp[theme] = [lam * weight + 1.0, lam * total + min(r2, MAX_SQUARED_RESIDUAL)]
             value = lam * sx.get(theme, 0.0) + x
@@ -198,6 +203,7 @@ def _copy(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "sn": record["sn"],
         "sx": dict(record["sx"]),
+        "st": dict(record.get("st") or {}),
         "d": {k: list(v) for k, v in record["d"].items()},
         "nw": record.get("nw", 0),
         "buf": [[w, n, dict(c)] for w, n, c in record["buf"]],
