@@ -122,6 +122,7 @@ class Replay:
             for message in batch.assignments:
                 result.assignments[message["feedback_id"]] = message
             new_alerts = self.trends.observe(batch.assignments)
+            self.trends.apply_theme_events(batch.theme_events)  # learnt after this batch was assigned
             self.trends.persist(new_alerts)
             result.alerts.extend(new_alerts)
             if on_progress:

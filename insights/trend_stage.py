@@ -116,6 +116,16 @@ class TrendStage:
         if mark is not None:
             alerts.extend(self.monitor.advance(mark))
         return [a.to_message() for a in alerts]
+    def apply_theme_events(self, events: Sequence[dict[str, Any]]) -> int:
+        """Follow the merges among cx.themes events (a merged theme is counted as its survivor); returns how many."""
+        merges = [(e["theme_id"], e["related_theme_ids"][0]) for e in events
+                  if (e.get("theme") or {}).get("status") == "merged" and e.get("related_theme_ids")]
+        for absorbed, survivor in merges:
+            self.monitor.merge_theme(absorbed, survivor)
+        if merges:
+            log.info("trends: %d merged themes now counted as the themes that absorbed them", len(merges))
+        return len(merges)
+
     def flush(self) -> list[dict[str, Any]]:
         """End of a finite input (a replay): test the windows still open."""
         return [a.to_message() for a in self.monitor.flush()]

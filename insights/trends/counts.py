@@ -11,6 +11,7 @@ changelog topic can back it (tests use a dict). Every change is written back wit
 - ``t|{theme}``         ``[label, the theme's own empathy_category]``, latest seen
 - ``b``                 ``{theme: first whole window it was live in}``: a theme's baseline starts there
 - ``s|{theme}``         ``[sum, n]`` of its members' satisfaction (0-100), recent items weighted more
+- ``r``                 ``{merged theme: the theme that absorbed it}``: late assignments to it count there
 
 A window's keys are deleted when it closes, so the state holds only the open windows (bounded by grace).
 """
@@ -28,6 +29,8 @@ MAX_QUOTES = 3
 MAX_QUOTE_CHARS = 300
 META = "m"
 BIRTHS = "b"
+REDIRECTS = "r"
+MAX_REDIRECTS = 10_000  # merged ids remembered (workers stop assigning to one within seconds of its merge)
 SATISFACTION_MEMORY = 2000  # scored items per theme after which the sums are halved (recent ones count more)
 # Keys a write-behind state must send first, so that a flush cut short by a crash never recovers a count
 # without what guards it: the meta (a closed window stays closed: items read again are late, not recounted),
@@ -113,6 +116,8 @@ class WindowCounts:
             self.state[META] = {**meta, "late": meta["late"] + 1}
             return set()
         theme = obs.theme_id or None
+        if theme:
+            theme = (self.state.get(REDIRECTS) or {}).get(theme, theme)
         category = obs.empathy_category if theme else None
         if obs.revision == 0:
             # A first-hand assignment proves the theme was live in this window, but it may have been born
@@ -160,6 +165,40 @@ class WindowCounts:
         for key in slices:
             self._apply(win, key, delta, obs.feedback_id, quote, team if key.startswith("agent_id=") else None)
             changed.update((win, key, theme_id) for theme_id in delta)
+        return changed
+
+    def merge_theme(self, absorbed: str, survivor: str) -> set[tuple[int, str, str]]:
+        """Count ``absorbed`` as ``survivor`` from now on, its items in the open windows included; returns the
+        (window, slice, theme) cells changed. Idempotent: a merge read again finds nothing left to move."""
+        redirects = {a: (survivor if s == absorbed else s) for a, s in (self.state.get(REDIRECTS) or {}).items()}
+        redirects.pop(absorbed, None)
+        redirects[absorbed] = survivor  # chains end at the survivor; the newest merges are kept
+        self.state[REDIRECTS] = dict(list(redirects.items())[-MAX_REDIRECTS:])
+        changed: set[tuple[int, str, str]] = set()
+        for key in [k for k in list(self.state.keys()) if k.startswith("w|")]:
+            record = self.state.get(key)
+            if not record or absorbed not in record["t"]:
+                continue
+            record["t"][survivor] = record["t"].get(survivor, 0) + record["t"].pop(absorbed)
+            moved = record["q"].pop(absorbed, [])
+            kept = record["q"].get(survivor, [])
+            record["q"][survivor] = (kept + [q for q in moved if all(q[1] != k[1] for k in kept)])[:MAX_QUOTES]
+            self.state[key] = record
+            _, win, slice_ = key.split("|", 2)
+            changed |= {(int(win), slice_, absorbed), (int(win), slice_, survivor)}
+        for key in [k for k in list(self.state.keys()) if k.startswith("f|")]:
+            counted = self.state.get(key)
+            if counted and counted[0] == absorbed:
+                self.state[key] = [survivor, *counted[1:]]
+        births = self.births()
+        if absorbed in births:
+            born = births.pop(absorbed)
+            births[survivor] = min(born, births.get(survivor, born))  # one theme, as old as the older half
+            self.state[BIRTHS] = births
+        mine, theirs = self.state.get(f"s|{survivor}"), self.state.get(f"s|{absorbed}")
+        if theirs:
+            self.state[f"s|{survivor}"] = [a + b for a, b in zip(mine or (0.0, 0.0), theirs, strict=True)]
+            del self.state[f"s|{absorbed}"]
         return changed
 
     def _remember_theme(self, theme: str, label: str | None, empathy: str | None) -> None:

@@ -173,6 +173,29 @@ class History:
         rec["sn"] = lam * sn + n
         rec["nw"] += 1
 
+    def merge_theme(self, absorbed: str, survivor: str) -> None:
+        """Fold ``absorbed``'s history into ``survivor``'s in every slice: one theme now, with one baseline."""
+        self._cache.clear()
+        self._baselines.clear()
+        for key in [k for k in list(self.state.keys()) if k.startswith("h|")]:
+            rec = _copy(self.state[key])
+            st = rec["st"]
+            touched = absorbed in rec["sx"] or absorbed in st or any(absorbed in c for _, _, c in rec["buf"])
+            if not touched:
+                continue
+            if absorbed in rec["sx"]:
+                rec["sx"][survivor] = rec["sx"].get(survivor, 0.0) + rec["sx"].pop(absorbed)
+            known = [v for v in (st.pop(absorbed, None), st.get(survivor)) if v is not None]
+            if known:
+                st[survivor] = max(known)  # items since the older of the two births
+            if absorbed in rec["d"]:
+                rec["d"].setdefault(survivor, rec["d"].pop(absorbed))
+            for _, _, counts in rec["buf"]:
+                if absorbed in counts:
+                    counts[survivor] = counts.get(survivor, 0) + counts.pop(absorbed)
+            rec["cool"].pop(absorbed, None)
+            self.state[key] = rec
+
     def cooldown(self, key: str, theme: str) -> tuple[int, int] | None:
         entry = self.record(key)["cool"].get(theme)
         return (entry[0], entry[1]) if entry else None

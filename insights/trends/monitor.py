@@ -120,6 +120,20 @@ class TrendMonitor:
             alerts.extend(self._close(win))
         return alerts
 
+    def merge_theme(self, absorbed: str, survivor: str) -> None:
+        """The registry merged ``absorbed`` into ``survivor``: from now on they are counted and tested as one theme.
+
+        Why: the survivor's rate jumps by the absorbed theme's at once, and tested against its own history alone
+        that jump is an alert about nothing customers said (2x on two themes of equal size). Its history, open
+        windows, birth and satisfaction become the survivor's; later assignments to it count as the survivor's.
+        """
+        if absorbed == survivor:
+            return
+        changed = self.counts.merge_theme(absorbed, survivor)
+        if self.count_rows:
+            self._dirty.update(changed)
+        self.history.merge_theme(absorbed, survivor)
+
     @property
     def late_events(self) -> int:
         """Events dropped because their window had already closed (later than the grace period)."""
