@@ -107,6 +107,19 @@ def test_rises_of_praise_do_not_alert_rises_of_complaints_do(theme, score, alert
     assert (mon.stats["praise"] > 0) == (alerts_expected == 0)
 
 
+def test_a_surge_of_unhappy_customers_in_a_praise_theme_alerts():
+    """Complaints can land in a praise theme (they share its words: "the agent was great" / "the agent was not
+    great"). The theme's long-run satisfaction said praise and hid a surge of them; the window's own says otherwise."""
+    mon = TrendMonitor(window="1h", grace="0")
+    alerts = []
+    for w in range(10):
+        alerts += feed_window(mon, w, {"t-great": 40}, 400, satisfaction={"t-great": 95.0})
+    alerts += feed_window(mon, 10, {"t-great": 140}, 400, satisfaction={"t-great": 0.0})
+    alerts += mon.flush()
+    assert mon.counts.satisfaction("t-great")[0] >= 70, "the long run still says praise"
+    assert [a.theme_id for a in alerts] == ["t-great"]
+
+
 def test_satisfaction_rescales_nps_csat_and_ratings_but_not_ces():
     assert satisfaction(10, "nps") == 100.0 and satisfaction(0, "nps") == 0.0
     assert satisfaction(1, "csat") == 0.0 and satisfaction(4, "rating") == 75.0

@@ -6,7 +6,8 @@ changelog topic can back it (tests use a dict). Every change is written back wit
 
 - ``m``                 meta: watermark, open windows, late-event count
 - ``i|{win}``           the slices seen in window ``win``
-- ``w|{win}|{slice}``   ``{"n": items, "t": {theme: count}, "q": {theme: [[feedback_id, quote]]}, "team": ...}``
+- ``w|{win}|{slice}``   ``{"n": items, "t": {theme: count}, "q": {theme: [[feedback_id, quote]]}, "team": ...,
+                        "s": {theme: [sum, n]} of its first-hand members' satisfaction in this window and slice}``
 - ``f|{win}|{id}``      ``[theme_id, empathy_category, revision]``: what was counted for a feedback id (dedup/moves)
 - ``t|{theme}``         ``[label, the theme's own empathy_category]``, latest seen
 - ``b``                 ``{theme: first whole window it was live in}``: a theme's baseline starts there
@@ -132,6 +133,7 @@ class WindowCounts:
         before = self.state.get(fkey)
         if theme and (before is None or obs.revision >= before[2]):  # an out-of-date one may carry a stale label
             self._remember_theme(theme, obs.theme_label, obs.theme_empathy_category)
+        scored = None  # this item's satisfaction, for its theme's window in each slice (first-hand, first count)
         if before is not None:
             old_theme, old_category, old_revision = before
             old_category = old_category if isinstance(old_category, str) else None
@@ -143,6 +145,7 @@ class WindowCounts:
             delta = {TOTAL: 1}
             if theme and obs.revision == 0 and obs.satisfaction is not None:
                 self._remember_satisfaction(theme, obs.satisfaction)
+                scored = obs.satisfaction
         # Each item counts in its theme, in the empathy aggregate, and in its own empathy category whatever
         # theme it landed in ("rude" complaints spread over several themes are still one trend).
         for key, step in ((old_theme, -1), (theme, 1)):
@@ -163,7 +166,8 @@ class WindowCounts:
         team = obs.dimensions.get("team") or None
         quote = " ".join(obs.text.split())[:MAX_QUOTE_CHARS]
         for key in slices:
-            self._apply(win, key, delta, obs.feedback_id, quote, team if key.startswith("agent_id=") else None)
+            self._apply(win, key, delta, obs.feedback_id, quote, team if key.startswith("agent_id=") else None,
+                        (theme, scored) if scored is not None and theme else None)
             changed.update((win, key, theme_id) for theme_id in delta)
         return changed
 
@@ -183,6 +187,10 @@ class WindowCounts:
             moved = record["q"].pop(absorbed, [])
             kept = record["q"].get(survivor, [])
             record["q"][survivor] = (kept + [q for q in moved if all(q[1] != k[1] for k in kept)])[:MAX_QUOTES]
+            scores = record.get("s") or {}
+            if absorbed in scores:
+                mine = scores.get(survivor) or [0.0, 0]
+                scores[survivor] = [a + b for a, b in zip(mine, scores.pop(absorbed), strict=True)]
             self.state[key] = record
             _, win, slice_ = key.split("|", 2)
             changed |= {(int(win), slice_, absorbed), (int(win), slice_, survivor)}
@@ -229,7 +237,8 @@ class WindowCounts:
                 self.state[key] = stored + missing
             self._indexed[win] = set(stored) | set(missing)
 
-    def _apply(self, win: int, key: str, delta: dict[str, int], feedback_id: str, quote: str, team: str | None) -> None:
+    def _apply(self, win: int, key: str, delta: dict[str, int], feedback_id: str, quote: str, team: str | None,
+               scored: tuple[str, float] | None = None) -> None:
         wkey = f"w|{win}|{key}"
         record = self.state.get(wkey)
         if record is None:
@@ -258,6 +267,9 @@ class WindowCounts:
                     kept.append([feedback_id, quote])
         if team:
             record["team"] = team
+        if scored is not None:
+            kept = record.setdefault("s", {}).get(scored[0]) or [0.0, 0]
+            record["s"][scored[0]] = [kept[0] + scored[1], kept[1] + 1]
         self.state[wkey] = record  # an assignment, so a changelog-backed table records the change
 
     # -- closing ----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from insights.trends.stats import TailTest, severity, severity_rank, tail_test
 from insights.trends.windows import WindowClock, iso, to_utc
 
 MAX_PENDING_ROWS = 200_000
+PRAISE_MIN_SCORED_IN_WINDOW = 10  # scored items of a praise theme in one window and slice that can overrule its history
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,9 @@ class TrendMonitor:
 
     Alerts are for complaints: a theme whose scored members are satisfied on average (``praise_satisfaction``
     or more on a 0-100 scale, over at least ``praise_min_scored`` items) is not tested, since more people
-    saying "fantastic experience" is no incident. Empathy themes, categories and the aggregate are always
-    tested; ``praise_satisfaction=None`` tests every theme.
+    saying "fantastic experience" is no incident, unless at least ``PRAISE_MIN_SCORED_IN_WINDOW`` of its
+    scored members in the closing window of that slice average below it. Empathy themes, categories and the
+    aggregate are always tested; ``praise_satisfaction=None`` tests every theme.
     """
 
     def __init__(
@@ -194,11 +196,16 @@ class TrendMonitor:
     def _empathy_of(self, theme: str) -> str | None:
         return category_of(theme) or self.counts.theme_info(theme)[1]
 
-    def _is_praise(self, theme: str) -> bool:
+    def _is_praise(self, theme: str, record: dict[str, Any]) -> bool:
+        """Satisfied members over the long run, and not contradicted by the slice's closing window: complaints
+        that land in a praise theme (they share its words) are tested whatever the theme's history says."""
         if self.praise_satisfaction is None or theme == EMPATHY_THEME_ID or self._empathy_of(theme):
             return False
         known = self.counts.satisfaction(theme)
-        return known is not None and known[1] >= self.praise_min_scored and known[0] >= self.praise_satisfaction
+        if known is None or known[1] < self.praise_min_scored or known[0] < self.praise_satisfaction:
+            return False
+        total, scored = (record.get("s") or {}).get(theme) or (0.0, 0)
+        return scored < PRAISE_MIN_SCORED_IN_WINDOW or total / scored >= self.praise_satisfaction
 
     def _test_slice(self, win: int, key: str, record: dict[str, Any]) -> list[_Candidate]:
         history = self.history
@@ -210,7 +217,7 @@ class TrendMonitor:
         for theme, x in sorted(record["t"].items()):
             if win - births.get(theme, win) < self.warmup_windows:
                 continue  # too new to have a baseline of its own
-            if self._is_praise(theme):
+            if self._is_praise(theme, record):
                 self.stats["praise"] += 1
                 continue
             best: tuple[int, TailTest] | None = None
