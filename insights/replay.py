@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from insights.lineage import merges
 from insights.pipeline import FeedbackProcessor
 from insights.records import Feedback, clean_text
 from insights.redact import redact
@@ -122,7 +123,7 @@ class Replay:
             for message in batch.assignments:
                 result.assignments[message["feedback_id"]] = message
             new_alerts = self.trends.observe(batch.assignments)
-            self.trends.apply_theme_events(batch.theme_events)  # learnt after this batch was assigned
+            self.trends.follow_merges(merges(batch.theme_events))  # learnt after this batch was assigned
             self.trends.persist(new_alerts)
             result.alerts.extend(new_alerts)
             if on_progress:

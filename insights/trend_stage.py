@@ -116,15 +116,13 @@ class TrendStage:
         if mark is not None:
             alerts.extend(self.monitor.advance(mark))
         return [a.to_message() for a in alerts]
-    def apply_theme_events(self, events: Sequence[dict[str, Any]]) -> int:
-        """Follow the merges among cx.themes events (a merged theme is counted as its survivor); returns how many."""
-        merges = [(e["theme_id"], e["related_theme_ids"][0]) for e in events
-                  if (e.get("theme") or {}).get("status") == "merged" and e.get("related_theme_ids")]
-        for absorbed, survivor in merges:
+
+    def follow_merges(self, merged: Sequence[tuple[str, str]]) -> None:
+        """Count each merged theme as the one that absorbed it (``insights.lineage.merges`` of cx.themes events)."""
+        for absorbed, survivor in merged:
             self.monitor.merge_theme(absorbed, survivor)
-        if merges:
-            log.info("trends: %d merged themes now counted as the themes that absorbed them", len(merges))
-        return len(merges)
+        if merged:
+            log.info("trends: %d merged themes now counted as the themes that absorbed them", len(merged))
 
     def flush(self) -> list[dict[str, Any]]:
         """End of a finite input (a replay): test the windows still open."""

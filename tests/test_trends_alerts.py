@@ -11,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from scipy.stats import betabinom
 
+from insights.lineage import merges
 from insights.simulator import FeedbackSimulator, Injection
 from insights.trend_stage import satisfaction
 from insights.trends import EMPATHY_THEME_ID, Observation, TrendMonitor, betabinom_sf
@@ -306,8 +307,8 @@ def _merge_stream(merge_at: int, windows: int, rise_from: int | None = None, fol
             if follow and (w, i) == (merge_at, 250):
                 alerts += stage.observe(messages)
                 messages = []
-                stage.apply_theme_events([{"theme_id": "t-a", "related_theme_ids": ["t-b"], "event_type": "merge",
-                                           "theme": {"theme_id": "t-a", "status": "merged"}}])
+                stage.follow_merges(merges([{"theme_id": "t-a", "related_theme_ids": ["t-b"], "event_type": "merge",
+                                             "theme": {"theme_id": "t-a", "status": "merged"}}]))
         alerts += stage.observe(messages)
     return alerts + stage.flush(), stage
 

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from insights.lineage import merges
 from insights.store.db import create_db_engine, init_db
 from insights.store.models import AlertRecord, FeedbackRecord, ThemeEventRecord, ThemeRecord, WindowCount
 
@@ -154,9 +155,7 @@ class InsightStore:
         theme_cols = [c.name for c in ThemeRecord.__table__.columns if c.name not in ("theme_id", "created_at")]
         self._upsert(ThemeRecord, themes, ["theme_id"], theme_cols)
         self._upsert(ThemeEventRecord, events, ["event_id"], [])
-        merged = [(m["theme_id"], m["related_theme_ids"][0]) for m in messages
-                  if m["theme"].get("status") == "merged" and m.get("related_theme_ids")]
-        self._move_to_survivors(merged)
+        self._move_to_survivors(merges(messages))
 
     def _merged_into(self, theme_ids: set[str]) -> dict[str, str]:
         """The surviving theme of each of ``theme_ids`` that was merged (chains followed); one query per link."""

@@ -179,8 +179,12 @@ class WindowCounts:
         redirects[absorbed] = survivor  # chains end at the survivor; the newest merges are kept
         self.state[REDIRECTS] = dict(list(redirects.items())[-MAX_REDIRECTS:])
         changed: set[tuple[int, str, str]] = set()
-        for key in [k for k in list(self.state.keys()) if k.startswith("w|")]:
+        for key in [k for k in list(self.state.keys()) if k.startswith(("w|", "f|"))]:
             record = self.state.get(key)
+            if key.startswith("f|"):  # what was counted for one feedback id: [theme_id, category, revision]
+                if record and record[0] == absorbed:
+                    self.state[key] = [survivor, *record[1:]]
+                continue
             if not record or absorbed not in record["t"]:
                 continue
             record["t"][survivor] = record["t"].get(survivor, 0) + record["t"].pop(absorbed)
@@ -194,10 +198,6 @@ class WindowCounts:
             self.state[key] = record
             _, win, slice_ = key.split("|", 2)
             changed |= {(int(win), slice_, absorbed), (int(win), slice_, survivor)}
-        for key in [k for k in list(self.state.keys()) if k.startswith("f|")]:
-            counted = self.state.get(key)
-            if counted and counted[0] == absorbed:
-                self.state[key] = [survivor, *counted[1:]]
         births = self.births()
         if absorbed in births:
             born = births.pop(absorbed)
