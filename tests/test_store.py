@@ -11,12 +11,20 @@ from tests.messages import encode, survey
 
 
 class _Pred:
-    def __init__(self, theme_id: str | None) -> None:
+    def __init__(self, theme_id: str | None, coarse_theme_id: str | None = None) -> None:
         self.theme_id = theme_id
         self.theme_label = "rude agent" if theme_id else None
         self.empathy_category = "rude" if theme_id else None
         self.similarity = 0.8
-        self.coarse_theme_id = None
+        self.coarse_theme_id = coarse_theme_id
+
+
+def _theme_event(theme_id: str, event_type: str, status: str, related: list[str] | None = None,
+                 parent_id: str | None = None, n: int = 0) -> dict:
+    return {"schema_version": 1, "event_id": f"{theme_id}-{event_type}-{n}", "event_type": event_type,
+            "theme_id": theme_id, "related_theme_ids": related or [], "at": "2026-03-02T10:00:00+00:00",
+            "theme": {"theme_id": theme_id, "label": theme_id, "keywords": [], "quotes": [], "size": 3,
+                      "level": "fine", "status": status, "parent_id": parent_id}}
 
 
 def test_feedback_upsert_is_idempotent(database_url: str) -> None:
@@ -72,13 +80,7 @@ def test_a_merged_themes_feedback_moves_to_the_theme_that_absorbed_it(database_u
     themes = ["t-a", "t-a", "t-a", "t-b", "t-c", None]
     store.upsert_feedback([feedback_row(parse_feedback("survey", encode(survey(i))), _Pred(t))
                            for i, t in enumerate(themes)])
-
-    def event(theme_id: str, event_type: str, status: str, related: list[str] | None = None) -> dict:
-        return {"schema_version": 1, "event_id": f"{theme_id}-{event_type}", "event_type": event_type,
-                "theme_id": theme_id, "related_theme_ids": related or [], "at": "2026-03-02T10:00:00+00:00",
-                "theme": {"theme_id": theme_id, "label": theme_id, "keywords": [], "quotes": [], "size": 3,
-                          "level": "fine", "status": status}}
-
+    event = _theme_event
     store.apply_theme_events([event(t, "birth", "active") for t in ("t-a", "t-b", "t-c", "t-d")])
     store.apply_theme_events([event("t-a", "merge", "merged", ["t-b"]), event("t-c", "retire", "retired")])
     assert [store.get_feedback(f"s-{i}").theme_id for i in range(6)] == ["t-b"] * 4 + ["t-c", None]
@@ -89,3 +91,31 @@ def test_a_merged_themes_feedback_moves_to_the_theme_that_absorbed_it(database_u
     store.upsert_feedback([feedback_row(parse_feedback("survey", encode(survey(i))), _Pred(t))
                            for i, t in ((6, "t-a"), (7, "t-b"), (8, "t-new"))])
     assert [store.get_feedback(f"s-{i}").theme_id for i in (6, 7, 8)] == ["t-d", "t-d", "t-new"]
+
+
+def test_stored_feedback_follows_its_themes_coarse_parent(database_url: str) -> None:
+    """A discovery round regroups the coarse level: rows already stored, rows a lagging worker writes with the old
+    parent, re-assigned rows and rows moved by a merge all end under the theme's current coarse parent."""
+    store = InsightStore.from_url(database_url)
+
+    def put(items: list[tuple[int, str | None, str | None]]) -> None:
+        store.upsert_feedback([feedback_row(parse_feedback("survey", encode(survey(i))), _Pred(t, c))
+                               for i, t, c in items])
+
+    def coarse(*ids: int) -> list[str | None]:
+        return [store.get_feedback(f"s-{i}").coarse_theme_id for i in ids]
+
+    put([(0, "t-a", "c1"), (1, "t-a", "c1"), (2, "t-b", "c1"), (3, None, None)])
+    store.apply_theme_events([_theme_event("t-a", "birth", "active", parent_id="c1"),
+                              _theme_event("t-b", "birth", "active", parent_id="c1")])
+    assert coarse(0, 1, 2, 3) == ["c1", "c1", "c1", None]
+    store.apply_theme_events([_theme_event("t-a", "update", "active", parent_id="c2", n=1)])
+    assert coarse(0, 1, 2, 3) == ["c2", "c2", "c1", None]
+    put([(4, "t-a", "c1"), (5, "t-new", "c9")])  # a worker behind cx.themes; a theme the store has not seen yet
+    assert coarse(4, 5) == ["c2", "c9"]
+    store.update_assignments([{"feedback_id": "s-3", "theme_id": "t-b", "coarse_theme_id": "c7",
+                               "empathy_category": None}])
+    assert coarse(3) == ["c1"]
+    store.apply_theme_events([_theme_event("t-a", "merge", "merged", ["t-b"], parent_id="c2", n=2)])
+    assert [store.get_feedback(f"s-{i}").theme_id for i in (0, 1, 4)] == ["t-b"] * 3
+    assert coarse(0, 1, 2, 3, 4) == ["c1"] * 5

@@ -92,6 +92,10 @@ class InsightStore:
              "received_at": r.get("received_at") or now, "updated_at": now}
             for r in rows
         ]
+        parents = self._parents({r["theme_id"] for r in prepared if r.get("theme_id")})
+        for r in prepared:
+            if r.get("theme_id") in parents:
+                r["coarse_theme_id"] = parents[r["theme_id"]]
         columns = [c.name for c in FeedbackRecord.__table__.columns if c.name not in ("feedback_id", "received_at")]
         self._upsert(FeedbackRecord, prepared, ["feedback_id"], columns)
 
@@ -109,6 +113,9 @@ class InsightStore:
         )
         now = _now()
         latest = {u["feedback_id"]: u for u in updates}  # the last update of an item wins, as one by one
+        parents = self._parents({u["theme_id"] for u in latest.values() if u.get("theme_id")})
+        latest = {fid: ({**u, "coarse_theme_id": parents[u["theme_id"]]} if u.get("theme_id") in parents else u)
+                  for fid, u in latest.items()}
         params = [
             {"key": fid, "new_updated_at": now} | {f"new_{c}": u.get(c) for c in ASSIGNMENT_COLUMNS}
             for fid, u in latest.items()
@@ -152,10 +159,45 @@ class InsightStore:
                     "at": _parse_ts(m["at"]),
                 }
             )
+        parents = {t["theme_id"]: t["parent_id"] for t in themes if t["level"] == "fine"}  # the latest of each
+        before = self._parents(set(parents))
         theme_cols = [c.name for c in ThemeRecord.__table__.columns if c.name not in ("theme_id", "created_at")]
         self._upsert(ThemeRecord, themes, ["theme_id"], theme_cols)
         self._upsert(ThemeEventRecord, events, ["event_id"], [])
         self._move_to_survivors(merges(messages))
+        self._follow_parents({tid for tid, parent in parents.items() if tid not in before or before[tid] != parent})
+
+    def _parents(self, theme_ids: set[str]) -> dict[str, str | None]:
+        """The coarse parent the store knows for each of ``theme_ids`` (themes it has not seen yet are left out)."""
+        if not theme_ids:
+            return {}
+        themes = ThemeRecord.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(themes.c.theme_id, themes.c.parent_id).where(themes.c.theme_id.in_(sorted(theme_ids)))
+            ).all()
+        return {tid: parent for tid, parent in rows}
+
+    def _follow_parents(self, theme_ids: set[str]) -> None:
+        """Give the stored feedback of ``theme_ids`` their theme's current coarse parent.
+
+        Why: a discovery round regroups the coarse level, and a dashboard that rolls feedback up by
+        ``coarse_theme_id`` would otherwise keep each item under the coarse theme of the day it arrived, some of
+        them retired. The theme table is the truth: rows written before their theme's event are fixed here, rows
+        written after it take the parent in :meth:`upsert_feedback`. Called only for themes whose parent changed
+        (a theme's growth events would otherwise rescan its rows), and writes only rows that differ.
+        """
+        if not theme_ids:
+            return
+        feedback, themes = FeedbackRecord.__table__, ThemeRecord.__table__  # type: ignore[attr-defined]
+        parent = select(themes.c.parent_id).where(themes.c.theme_id == feedback.c.theme_id).scalar_subquery()
+        stmt = (
+            feedback.update()
+            .where(feedback.c.theme_id.in_(sorted(theme_ids)), feedback.c.coarse_theme_id.is_distinct_from(parent))
+            .values(coarse_theme_id=parent, updated_at=_now())
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
 
     def _merged_into(self, theme_ids: set[str]) -> dict[str, str]:
         """The surviving theme of each of ``theme_ids`` that was merged (chains followed); one query per link."""
@@ -191,15 +233,17 @@ class InsightStore:
         Why: the impact report, the theme pages and the rankings group feedback by ``theme_id``; left alone, a merged
         theme's items would stay a second row under its old label, and the survivor would look half its size. The
         merge event in ``theme_events`` keeps where they came from. In event order, so a chain (a into b, b into c)
-        ends in c.
+        ends in c. The rows take the survivor's coarse parent too.
         """
         if not merged:
             return
-        table = FeedbackRecord.__table__  # type: ignore[attr-defined]
+        table, themes = FeedbackRecord.__table__, ThemeRecord.__table__  # type: ignore[attr-defined]
+        parent = select(themes.c.parent_id).where(themes.c.theme_id == bindparam("survivor")).scalar_subquery()
         stmt = (
             table.update()
             .where(table.c.theme_id == bindparam("absorbed"))
-            .values(theme_id=bindparam("survivor"), updated_at=bindparam("now"))
+            .values(theme_id=bindparam("survivor"), coarse_theme_id=func.coalesce(parent, table.c.coarse_theme_id),
+                    updated_at=bindparam("now"))
         )
         now = _now()
         with self.engine.begin() as conn:
