@@ -77,6 +77,15 @@ class ThemeLearner:
         self._store(result)
         return result
 
+    def merged_themes(self) -> dict[str, str]:
+        """Every merge the learner's registry knows: absorbed id -> the theme that absorbed it, oldest first.
+
+        Safe to call from another thread while the learner runs: copying a dict of strings is one step under
+        CPython's interpreter lock, so a copy never sees a half-applied change.
+        """
+        registry = getattr(self.themes, "registry", None)
+        return dict(registry.redirect) if registry is not None else {}
+
     def catch_up(self) -> LearnResult:
         """Re-assign remembered unassigned items that themes read from cx.themes since now fit (see
         ``ThemeModel.place_buffered``). :meth:`learn` does it with every batch; the stream also calls this on a

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from insights.impact import normalise_score
+from insights.lineage import unapplied_merges
 from insights.records import parse_time
 from insights.retry import call_with_retry
 from insights.store import InsightStore
 from insights.trends import Observation, TrendMonitor
+from insights.trends.counts import MAX_REDIRECTS
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +125,21 @@ class TrendStage:
             self.monitor.merge_theme(absorbed, survivor)
         if merged:
             log.info("trends: %d merged themes now counted as the themes that absorbed them", len(merged))
+
+    def follow_registry(self, known: Mapping[str, str]) -> int:
+        """Apply the merges a theme registry knows (``redirect``: absorbed -> survivor, in the order they happened)
+        that the counts do not follow yet; returns how many.
+
+        Why not only the merges handed over as they are learnt: the counts live in a changelog-backed table, and a
+        rebalance that moves them to another worker between a merge and the next flush restores them without it.
+        That worker's registry, read from cx.themes, still knows every merge. Cheap when nothing is new: one
+        dictionary lookup per merge, and at most ``MAX_REDIRECTS`` of the newest merges are considered, as many
+        as the counts remember.
+        """
+        recent = dict(list(known.items())[-MAX_REDIRECTS:])
+        pending = unapplied_merges(recent, self.monitor.counts.redirects())
+        self.follow_merges(pending)
+        return len(pending)
 
     def flush(self) -> list[dict[str, Any]]:
         """End of a finite input (a replay): test the windows still open."""

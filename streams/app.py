@@ -17,7 +17,6 @@ from typing import Any
 
 import faust
 
-from insights.lineage import merges
 from insights.memory import trim_heap
 from insights.pipeline import BatchResult, RawMessage
 from insights.runtime import Runtime, make_monitor
@@ -208,10 +207,6 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
                 len(batch), len(result.accepted), len(result.dead_letters), len(result.theme_events), result.seconds,
             )
 
-    # The learner and the trend agent read the same one-partition topic, so they run on the same worker: the
-    # lineage it learns reaches the trend counts here, without a round trip through cx.themes.
-    merges_for_trends: list[tuple[str, str]] = []
-
     @app.agent(to_learn, name="learn")
     async def learn(stream: faust.StreamT) -> None:
         """The one learner: partial_fit on what every worker saw; publish lineage and re-assignments."""
@@ -224,7 +219,6 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
                 log.exception("theme learning failed on %d items; they stay as assigned", len(items))
                 continue
             await publish(BatchResult(theme_events=learned.theme_events, assignments=learned.assignments))
-            merges_for_trends.extend(merges(learned.theme_events))
             if learned.theme_events:
                 log.info("theme registry: %d lineage events (%s)", len(learned.theme_events),
                          ", ".join(sorted({ev["event_type"] for ev in learned.theme_events})))
@@ -274,9 +268,10 @@ def create_app(settings: Settings, runtime: Runtime) -> faust.App:
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(LEARNING_BATCH_MESSAGES, within=settings.batch_seconds):
             messages = learning_batch(events)
-            if merges_for_trends:  # merged themes count as their survivors before this batch is counted
-                runtime.trends.follow_merges(merges_for_trends)
-                merges_for_trends.clear()
+            # Merged themes count as their survivors before this batch is counted. The learner reads the same
+            # one-partition topic, so it runs on this worker and its registry knows each merge as it is learnt;
+            # after a rebalance, the one it rebuilt from cx.themes knows the merges the restored counts lack.
+            runtime.trends.follow_registry(runtime.learner.merged_themes())
             new_alerts = runtime.trends.observe(messages)  # on the loop: it reads the faust table
             if new_alerts:  # in the store first: it is idempotent, so a batch read again stores nothing twice
                 await loop.run_in_executor(executor, runtime.trends.store_alerts, new_alerts)

@@ -234,6 +234,15 @@ def test_merged_theme_redirects_to_its_survivor():
     assert model.registry.resolve(merges[0].theme_id) == survivor
     assert model.get_theme(merges[0].theme_id).theme_id == survivor
     assert {a, b} & {t.theme_id for t in model.themes}
+    # what the stream's trend agent asks the learner for, and what a follower rebuilt from cx.themes knows
+    from insights.learning import ThemeLearner
+
+    follower = ThemeModel(empathy=False)
+    for e in events:
+        follower.apply_event(e.to_message())
+    expected = {e.theme_id: e.related_theme_ids[0] for e in merges}
+    assert ThemeLearner(model, None).merged_themes() == expected
+    assert ThemeLearner(follower, None).merged_themes() == expected
 
 
 def _around(direction: np.ndarray, n: int, rng: np.random.Generator, spread: float = 0.05) -> np.ndarray:

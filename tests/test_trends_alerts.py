@@ -283,10 +283,11 @@ def test_a_theme_born_mid_stream_is_judged_on_its_own_windows(born_after):
     assert tripled[0].expected == pytest.approx(20, rel=0.25)
 
 
-def _merge_stream(merge_at: int, windows: int, rise_from: int | None = None, follow: bool = True):
+def _merge_stream(merge_at: int, windows: int, rise_from: int | None = None, follow: bool | str = True):
     """Two themes of 40 items in 500 an hour. At ``merge_at`` (half-way through that window) the registry merges
     t-a into t-b: from then on t-a's items arrive as t-b, but for a few a lagging worker still assigns to t-a.
-    From ``rise_from`` the merged theme doubles. ``follow``: whether the trend stage is told of the merge."""
+    From ``rise_from`` the merged theme doubles. ``follow``: whether the trend stage is told of the merge;
+    ``"registry"``: it asks a registry before every 50 items, as the stream does, and hears of it that way."""
     from insights.trend_stage import TrendStage
 
     stage = TrendStage(None, TrendMonitor(window="1h", grace="0"))
@@ -304,7 +305,11 @@ def _merge_stream(merge_at: int, windows: int, rise_from: int | None = None, fol
             messages.append({"feedback_id": f"{w}-{i}", "event_time": (T0 + timedelta(hours=w, seconds=7 * i))
                              .isoformat(), "theme_id": theme, "theme_label": theme, "empathy_category": None,
                              "theme_empathy_category": None, "dimensions": {}, "text": f"quote {i}", "revision": 0})
-            if follow and (w, i) == (merge_at, 250):
+            if follow == "registry" and i % 50 == 49:
+                alerts += stage.observe(messages)
+                messages = []
+                stage.follow_registry({"t-a": "t-b"} if (w, i) >= (merge_at, 250) else {})
+            elif follow and (w, i) == (merge_at, 250):
                 alerts += stage.observe(messages)
                 messages = []
                 stage.follow_merges(merges([{"theme_id": "t-a", "related_theme_ids": ["t-b"], "event_type": "merge",
@@ -321,3 +326,34 @@ def test_a_merge_of_two_themes_is_not_a_rise_but_a_rise_after_it_is():
     assert stage.monitor.counts.state["r"] == {"t-a": "t-b"} and "t-a" not in stage.monitor.counts.births()
     rise, _ = _merge_stream(merge_at=12, windows=18, rise_from=16)
     assert [(a["theme_id"], a["window_end"][11:16]) for a in rise] == [("t-b", "17:00")]
+    from_registry, stage = _merge_stream(merge_at=12, windows=16, follow="registry")
+    assert from_registry == [] and stage.monitor.counts.state["r"] == {"t-a": "t-b"}
+
+
+def test_counts_restored_without_a_merge_take_it_from_the_registry():
+    """A rebalance can restore the trend counts from a changelog that lacks a merge the old owner learnt (it moved
+    before the flush). The new owner's registry, rebuilt from cx.themes, knows it: the counts catch up, chains
+    included, and asking again changes nothing."""
+    from insights.trend_stage import TrendStage
+
+    monitor = TrendMonitor(window="1h", grace="1h")
+    for i, theme in enumerate(["t-x"] * 3 + ["t-a"] * 5 + ["t-b"] * 4):
+        monitor.observe(Observation(f"f{i}", T0 + timedelta(minutes=i), theme, theme, None, {"team": "x"}, "q"))
+    restored = TrendStage(None, TrendMonitor(window="1h", grace="1h", state=dict(monitor.state)))
+    known = {"t-x": "t-a", "t-a": "t-b"}  # t-x merged into t-a, later t-a into t-b
+    assert restored.follow_registry(known) == 2
+    assert restored.monitor.counts.redirects() == {"t-x": "t-b", "t-a": "t-b"}
+    window = restored.monitor.counts.records(restored.monitor.counts.open_windows()[0])
+    assert window[""]["t"] == {"t-b": 12} and window["team=x"]["t"] == {"t-b": 12}
+    assert restored.follow_registry(known) == 0
+    assert restored.follow_registry({**known, "t-b": "t-c"}) == 3
+    assert restored.monitor.counts.redirects() == {"t-x": "t-c", "t-a": "t-c", "t-b": "t-c"}
+
+
+def test_merge_chains_are_followed_to_their_end():
+    from insights.lineage import survivor, unapplied_merges
+
+    known = {"a": "b", "b": "c", "x": "y"}
+    assert [survivor(known, t) for t in ("a", "b", "c", "x", "q")] == ["c", "c", "c", "y", "q"]
+    assert unapplied_merges(known, {"a": "b", "x": "y"}) == [("a", "b"), ("b", "c")]
+    assert unapplied_merges(known, {"a": "c", "b": "c", "x": "y"}) == []

@@ -95,6 +95,10 @@ class WindowCounts:
         """
         return dict(self.state.get(BIRTHS) or {})
 
+    def redirects(self) -> dict[str, str]:
+        """Merged theme -> the theme it is counted as (the newest ``MAX_REDIRECTS`` merges)."""
+        return dict(self.state.get(REDIRECTS) or {})
+
     def theme_info(self, theme_id: str) -> tuple[str | None, str | None]:
         info = self.state.get(f"t|{theme_id}")
         return (info[0], info[1]) if info else (None, None)
