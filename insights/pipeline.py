@@ -81,6 +81,7 @@ def assignment_message(
         "event_time": _iso(fb.event_time),
         "theme_id": pred.theme_id,
         "coarse_theme_id": getattr(pred, "coarse_theme_id", None),
+        "coarse_theme_label": getattr(pred, "coarse_theme_label", None),
         "theme_label": pred.theme_label,
         "empathy_category": pred.empathy_category,
         "theme_empathy_category": getattr(pred, "theme_empathy_category", None),

@@ -34,6 +34,8 @@ def observation_from_assignment(message: dict[str, Any]) -> Observation:
         satisfaction=satisfaction(message.get("score"), message.get("score_type")),
         # messages written before the field existed: the item's category, as the monitor then took it
         theme_empathy_category=message.get("theme_empathy_category", message.get("empathy_category")),
+        coarse_theme_id=message.get("coarse_theme_id"),
+        coarse_theme_label=message.get("coarse_theme_label"),
     )
 
 

@@ -13,6 +13,7 @@ changelog topic can back it (tests use a dict). Every change is written back wit
 - ``b``                 ``{theme: first whole window it was live in}``: a theme's baseline starts there
 - ``s|{theme}``         ``[sum, n]`` of its members' satisfaction (0-100), recent items weighted more
 - ``r``                 ``{merged theme: the theme that absorbed it}``: late assignments to it count there
+- ``p``                 ``{theme: its coarse theme}``, latest seen (``t|{coarse}`` holds the coarse label)
 
 A window's keys are deleted when it closes, so the state holds only the open windows (bounded by grace).
 """
@@ -31,7 +32,9 @@ MAX_QUOTE_CHARS = 300
 META = "m"
 BIRTHS = "b"
 REDIRECTS = "r"
+PARENTS = "p"
 MAX_REDIRECTS = 10_000  # merged ids remembered (workers stop assigning to one within seconds of its merge)
+MAX_PARENTS = 10_000  # themes whose coarse theme is remembered; a theme dropped is added again when next seen
 SATISFACTION_MEMORY = 2000  # scored items per theme after which the sums are halved (recent ones count more)
 # Keys a write-behind state must send first, so that a flush cut short by a crash never recovers a count
 # without what guards it: the meta (a closed window stays closed: items read again are late, not recounted),
@@ -99,6 +102,13 @@ class WindowCounts:
         """Merged theme -> the theme it is counted as (the newest ``MAX_REDIRECTS`` merges)."""
         return dict(self.state.get(REDIRECTS) or {})
 
+    def groups(self) -> dict[str, list[str]]:
+        """Coarse theme -> its themes, as the latest assignments group them (a regrouping shows at once)."""
+        found: dict[str, list[str]] = {}
+        for theme, coarse in sorted((self.state.get(PARENTS) or {}).items()):
+            found.setdefault(coarse, []).append(theme)
+        return found
+
     def theme_info(self, theme_id: str) -> tuple[str | None, str | None]:
         info = self.state.get(f"t|{theme_id}")
         return (info[0], info[1]) if info else (None, None)
@@ -137,6 +147,8 @@ class WindowCounts:
         before = self.state.get(fkey)
         if theme and (before is None or obs.revision >= before[2]):  # an out-of-date one may carry a stale label
             self._remember_theme(theme, obs.theme_label, obs.theme_empathy_category)
+            if obs.coarse_theme_id:
+                self._remember_parent(theme, obs.coarse_theme_id, obs.coarse_theme_label)
         scored = None  # this item's satisfaction, for its theme's window in each slice (first-hand, first count)
         if before is not None:
             old_theme, old_category, old_revision = before
@@ -207,6 +219,9 @@ class WindowCounts:
             born = births.pop(absorbed)
             births[survivor] = min(born, births.get(survivor, born))  # one theme, as old as the older half
             self.state[BIRTHS] = births
+        parents = self.state.get(PARENTS) or {}
+        if absorbed in parents:
+            self.state[PARENTS] = {t: c for t, c in parents.items() if t != absorbed}
         mine, theirs = self.state.get(f"s|{survivor}"), self.state.get(f"s|{absorbed}")
         if theirs:
             self.state[f"s|{survivor}"] = [a + b for a, b in zip(mine or (0.0, 0.0), theirs, strict=True)]
@@ -217,6 +232,14 @@ class WindowCounts:
         key = f"t|{theme}"
         if self.state.get(key) != [label, empathy]:
             self.state[key] = [label, empathy]
+
+    def _remember_parent(self, theme: str, coarse: str, label: str | None) -> None:
+        parents = self.state.get(PARENTS) or {}
+        if parents.get(theme) != coarse:
+            kept = [(t, c) for t, c in parents.items() if t != theme][-(MAX_PARENTS - 1):]
+            self.state[PARENTS] = dict([*kept, (theme, coarse)])
+        if label:
+            self._remember_theme(coarse, label, None)
 
     def _remember_satisfaction(self, theme: str, value: float) -> None:
         key = f"s|{theme}"

@@ -14,7 +14,7 @@ numbers per slice.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from insights.trends.stats import JEFFREYS, BetaRate
@@ -116,6 +116,22 @@ class History:
         """Window-to-window over-dispersion (>= 1), shrunk towards 1 (pure binomial noise)."""
         weight, total = self.record(key)["d"].get(theme, (0.0, 0.0))
         return max(1.0, (DISPERSION_PRIOR_WEIGHT + total) / (DISPERSION_PRIOR_WEIGHT + weight))
+
+    def combined(self, key: str, themes: Sequence[str]) -> tuple[BetaRate, float]:
+        """The baseline and over-dispersion of a sum of themes: a coarse theme as the sum of its members.
+
+        Each member keeps its own baseline (its birth, its shrinkage towards the parent slice); the rates add up.
+        The sum's Beta gets the variance of the members' estimates together (moment matching, as if independent;
+        the multinomial's negative covariances would only make it tighter), and the dispersion is the members'
+        weighted by their expected counts (exact for independent over-dispersed counts).
+        """
+        rates = [self.baseline(key, t) for t in themes]
+        mean = min(sum(r.mean for r in rates), 1.0 - 1e-6)
+        variance = sum(r.mean * (1.0 - r.mean) / (r.strength + 1.0) for r in rates)
+        strength = max(mean * (1.0 - mean) / variance - 1.0, MIN_PRIOR_STRENGTH) if variance > 0 else 1e6
+        weight = sum(r.mean for r in rates)
+        spread = sum(r.mean * self.dispersion(key, t) for r, t in zip(rates, themes, strict=True))
+        return BetaRate(mean * strength, (1.0 - mean) * strength), max(1.0, spread / weight if weight > 0 else 1.0)
 
     def recent(self, key: str, win: int, k: int) -> list[list[Any]]:
         """Buffered windows among the ``k - 1`` before ``win``."""

@@ -54,6 +54,8 @@ class Observation:
     revision: int = 0
     satisfaction: float | None = None  # the item's score on 0-100, higher is better (None: no usable score)
     theme_empathy_category: str | None = None  # the theme's own (None: not an empathy theme); alerts report it
+    coarse_theme_id: str | None = None  # the group of themes the theme belongs to (its trend is its members' sum)
+    coarse_theme_label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

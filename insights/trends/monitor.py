@@ -33,6 +33,7 @@ class _Candidate:
     windows: int
     test: TailTest
     p_adjusted: float
+    members: tuple[str, ...] = ()  # a coarse theme's: the themes whose sum was tested
 
 
 class TrendMonitor:
@@ -53,6 +54,11 @@ class TrendMonitor:
     saying "fantastic experience" is no incident, unless at least ``PRAISE_MIN_SCORED_IN_WINDOW`` of its
     scored members in the closing window of that slice average below it. Empathy themes, categories and the
     aggregate are always tested; ``praise_satisfaction=None`` tests every theme.
+
+    A coarse theme (a group of themes, from the assignments' ``coarse_theme_id``) is tested as the sum of its
+    members, each on its own baseline: a rise spread over several related themes, none significant alone, still
+    alerts. The group is read as it stands when the window closes, so a regrouping is no jump: the members'
+    histories come with them. Members too new to have a baseline, and praise themes, are left out of both sides.
     """
 
     def __init__(
@@ -161,20 +167,26 @@ class TrendMonitor:
         for key, record in records.items():
             if record.get("team"):
                 self.history.record(key)["team"] = record["team"]
-        candidates = [c for key in sorted(records) for c in self._test_slice(win, key, records[key])]
+        groups = self.counts.groups()
+        candidates = [c for key in sorted(records) for c in self._test_slice(win, key, records[key], groups)]
         # The most specific alert of a slice speaks for the aggregates above it: an empathy theme's rise is not
-        # repeated as its category's, nor either as all empathy complaints'.
+        # repeated as its category's, nor either as all empathy complaints', nor a theme's as its coarse theme's.
+        fine = {(c.key, c.theme) for c in candidates if not c.members}
         themed = {
             (c.key, self._empathy_of(c.theme))
             for c in candidates
-            if c.theme != EMPATHY_THEME_ID and not category_of(c.theme) and self._empathy_of(c.theme)
+            if not c.members and c.theme != EMPATHY_THEME_ID and not category_of(c.theme) and self._empathy_of(c.theme)
         }
-        any_specific = {c.key for c in candidates if c.theme != EMPATHY_THEME_ID and self._empathy_of(c.theme)}
+        any_specific = {
+            c.key for c in candidates if not c.members and c.theme != EMPATHY_THEME_ID and self._empathy_of(c.theme)
+        }
         alerts = []
         for cand in candidates:
             category = category_of(cand.theme)
-            repeated = (cand.theme == EMPATHY_THEME_ID and cand.key in any_specific) or (
-                category is not None and (cand.key, category) in themed
+            repeated = (
+                (cand.theme == EMPATHY_THEME_ID and cand.key in any_specific)
+                or (category is not None and (cand.key, category) in themed)
+                or any((cand.key, member) in fine for member in cand.members)
             )
             if repeated:
                 rank = severity_rank(severity(cand.test.observed / cand.test.expected, cand.test.observed))
@@ -207,43 +219,69 @@ class TrendMonitor:
         total, scored = (record.get("s") or {}).get(theme) or (0.0, 0)
         return scored < PRAISE_MIN_SCORED_IN_WINDOW or total / scored >= self.praise_satisfaction
 
-    def _test_slice(self, win: int, key: str, record: dict[str, Any]) -> list[_Candidate]:
+    def _test_slice(
+        self, win: int, key: str, record: dict[str, Any], groups: dict[str, list[str]] | None = None
+    ) -> list[_Candidate]:
         history = self.history
         if history.record(key)["nw"] < self.warmup_windows or record["n"] < self.min_volume:
             return []
         found: list[_Candidate] = []
         tested_slice = False
         births = self.counts.births()
-        for theme, x in sorted(record["t"].items()):
+        live: set[str] = set()
+        for theme in sorted(record["t"]):
             if win - births.get(theme, win) < self.warmup_windows:
                 continue  # too new to have a baseline of its own
             if self._is_praise(theme, record):
                 self.stats["praise"] += 1
                 continue
-            best: tuple[int, TailTest] | None = None
-            base = history.baseline(key, theme)
-            dispersion = history.dispersion(key, theme)
-            for k in range(1, self.spans + 1):
-                earlier = history.recent(key, win, k)
-                if len(earlier) != k - 1:
-                    continue
-                observed = x + sum(e[2].get(theme, 0) for e in earlier)
-                trials = record["n"] + sum(e[1] for e in earlier)
-                if observed < self.min_observed:
-                    continue
-                result = tail_test(observed, trials, base, dispersion)
-                if best is None or result.p_value < best[1].p_value:
-                    best = (k, result)
-            if best is None:
-                continue
-            tested_slice = True
-            self.stats["tested"] += 1
-            k, result = best
-            p_adjusted = min(1.0, result.p_value * self.spans)
-            if p_adjusted <= self.p_value and result.observed >= self.min_ratio * result.expected:
-                found.append(_Candidate(key, theme, k, result, p_adjusted))
+            live.add(theme)
+            tested, candidate = self._test_sum(win, key, record, theme, (theme,), history.baseline(key, theme),
+                                               history.dispersion(key, theme))
+            tested_slice |= tested
+            if candidate:
+                found.append(candidate)
+        for coarse, members in sorted((groups or {}).items()):
+            # members quiet in this window count too (as zeros), if they are old enough and not praise
+            summed = [t for t in members if t in live or (
+                t not in record["t"] and win - births.get(t, win) >= self.warmup_windows
+                and not self._is_praise(t, record))]
+            if len(summed) < 2:
+                continue  # one member: its own test says it all
+            base, dispersion = history.combined(key, summed)
+            tested, candidate = self._test_sum(win, key, record, coarse, tuple(summed), base, dispersion)
+            tested_slice |= tested
+            if candidate:
+                found.append(candidate)
         self.stats["slice_windows"] += tested_slice
         return found
+
+    def _test_sum(
+        self, win: int, key: str, record: dict[str, Any], theme: str, members: tuple[str, ...], base: Any,
+        dispersion: float,
+    ) -> tuple[bool, _Candidate | None]:
+        """Test the count of ``members`` together over the last 1..spans windows against ``base``: whether a test
+        ran (not with too few items), and the candidate alert if the count rose."""
+        best: tuple[int, TailTest] | None = None
+        for k in range(1, self.spans + 1):
+            earlier = self.history.recent(key, win, k)
+            if len(earlier) != k - 1:
+                continue
+            observed = sum(record["t"].get(t, 0) + sum(e[2].get(t, 0) for e in earlier) for t in members)
+            trials = record["n"] + sum(e[1] for e in earlier)
+            if observed < self.min_observed:
+                continue
+            result = tail_test(observed, trials, base, dispersion)
+            if best is None or result.p_value < best[1].p_value:
+                best = (k, result)
+        if best is None:
+            return False, None
+        self.stats["tested"] += 1
+        k, result = best
+        p_adjusted = min(1.0, result.p_value * self.spans)
+        if p_adjusted <= self.p_value and result.observed >= self.min_ratio * result.expected:
+            return True, _Candidate(key, theme, k, result, p_adjusted, members if members != (theme,) else ())
+        return True, None
 
     def _alert(self, win: int, cand: _Candidate, record: dict[str, Any]) -> Alert | None:
         test = cand.test
@@ -260,6 +298,11 @@ class TrendMonitor:
         elif category_of(cand.theme):
             empathy = category_of(cand.theme)
             label, aggregate = category_label(empathy), True
+        elif cand.members:  # a coarse theme: its label; an empathy category only if all its tested members share one
+            categories = {self._empathy_of(t) for t in cand.members}
+            label, empathy, aggregate = self.counts.theme_info(cand.theme)[0], None, True
+            if len(categories) == 1:
+                empathy = categories.pop()
         else:
             info = self.counts.theme_info(cand.theme)
             label, empathy, aggregate = info[0], info[1], False
@@ -287,7 +330,7 @@ class TrendMonitor:
             windows=cand.windows,
             window_length=self.window_length,
             aggregate=aggregate,
-            quotes=[q[1] for q in record["q"].get(cand.theme, [])][:3],
+            quotes=self._quotes(cand, record),
             explanation=explain(
                 label or cand.theme,
                 dims,
@@ -301,6 +344,11 @@ class TrendMonitor:
                 cand.p_adjusted,
             ),
         )
+
+    def _quotes(self, cand: _Candidate, record: dict[str, Any]) -> list[str]:
+        """Up to 3 quotes of the window: a coarse theme's from its busiest members first."""
+        members = sorted(cand.members, key=lambda t: -record["t"].get(t, 0)) if cand.members else [cand.theme]
+        return [q[1] for t in members for q in record["q"].get(t, [])][:3]
 
     def _rows(self, win: int, records: dict[str, dict[str, Any]], cells: set) -> list[dict[str, Any]]:
         start, end = self.clock.start(win), self.clock.end(win)
