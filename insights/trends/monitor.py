@@ -241,10 +241,12 @@ class TrendMonitor:
             tested_slice |= tested
             if candidate:
                 found.append(candidate)
+        known = history.record(key)["sx"]
         for coarse, members in sorted((groups or {}).items()):
-            # members quiet in this window count too (as zeros), if they are old enough and not praise
+            # members quiet in this window count too (as zeros) where the slice has a history of them, if they
+            # are old enough and not praise; retired ones fade out of that history and so out of the sum
             summed = [t for t in members if t in live or (
-                t not in record["t"] and win - births.get(t, win) >= self.warmup_windows
+                t not in record["t"] and t in known and win - births.get(t, win) >= self.warmup_windows
                 and not self._is_praise(t, record))]
             if len(summed) < 2:
                 continue  # one member: its own test says it all
