@@ -78,3 +78,24 @@ def test_a_member_born_into_a_coarse_theme_does_not_raise_it():
     born = {**BILLING, "t-new": "c-billing"}
     windows = [(QUIET, 600, BILLING)] * 10 + [({**QUIET, "t-new": 40}, 600, born)] * 6
     assert run(windows) == []
+
+
+def test_assignments_carry_the_coarse_theme_to_the_monitor():
+    """The stream's path: a prediction's coarse theme goes into the assignment message (valid against its schema,
+    and older messages without the label stay valid) and from there into the monitor's grouping."""
+    from insights.pipeline import assignment_message
+    from insights.records import parse_feedback
+    from insights.schemas import first_error
+    from insights.themes.types import ThemePrediction
+    from insights.trend_stage import observation_from_assignment
+    from tests.messages import encode, survey
+
+    pred = ThemePrediction("t0001", "refund", None, 0.8, coarse_theme_id="c0002", coarse_theme_label="billing")
+    message = assignment_message(parse_feedback("survey", encode(survey(1))), pred)
+    assert first_error("theme_assignment", message) is None
+    assert first_error("theme_assignment", {k: v for k, v in message.items() if k != "coarse_theme_label"}) is None
+    obs = observation_from_assignment(message)
+    assert (obs.coarse_theme_id, obs.coarse_theme_label) == ("c0002", "billing")
+    mon = TrendMonitor(window="1h", grace="1h")
+    mon.observe(obs)
+    assert mon.counts.groups() == {"c0002": ["t0001"]} and mon.counts.theme_info("c0002")[0] == "billing"
