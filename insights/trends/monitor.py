@@ -302,7 +302,8 @@ class TrendMonitor:
             label, aggregate = category_label(empathy), True
         elif cand.members:  # a coarse theme: its label; an empathy category only if all its tested members share one
             categories = {self._empathy_of(t) for t in cand.members}
-            label, empathy, aggregate = self.counts.theme_info(cand.theme)[0], None, True
+            name = self.counts.theme_info(cand.theme)[0] or cand.theme
+            label, empathy, aggregate = f"{name} (group of {len(cand.members)} themes)", None, True
             if len(categories) == 1:
                 empathy = categories.pop()
         else:
