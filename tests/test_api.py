@@ -324,3 +324,30 @@ def test_rankings_list_themes_not_the_empathy_category_counts(client: TestClient
                              params={**RANGE, "theme_id": "__empathy__:rude", "limit": 1}).json()["items"]
     assert by_category[0]["value"] == RISE_AGENT
     assert by_category[0]["themes"][0]["label"] == "rude complaints (all themes)"
+
+
+def test_a_coarse_themes_trend_is_the_sum_of_its_members(database_url: str, sample: Sample) -> None:
+    """Coarse themes alert as the sum of their members and have no window counts of their own: the trend an alert
+    on one links to must add its members' up, not show zeros."""
+    store = InsightStore.from_url(database_url)
+    load_sample(store, sample)
+
+    def event(theme_id: str, level: str, parent: str | None = None) -> dict:
+        return {"schema_version": 1, "event_id": f"{theme_id}-coarse", "event_type": "update", "theme_id": theme_id,
+                "related_theme_ids": [], "at": "2026-03-02T10:00:00+00:00",
+                "theme": {"theme_id": theme_id, "label": f"{theme_id} label", "size": 3, "level": level,
+                          "status": "active", "parent_id": parent}}
+
+    store.apply_theme_events([event("c-service", "coarse"), event("rude", "fine", "c-service"),
+                              event("robotic", "fine", "c-service")])
+    with TestClient(create_api(Settings(api_token=TOKEN), store), headers=AUTH) as c:
+        body = c.get("/api/themes/c-service/trend", params={**RANGE, "bucket": "1d"}).json()
+        rude = c.get("/api/themes/rude/trend", params={**RANGE, "bucket": "1d"}).json()
+        both = c.get("/api/trends", params={**RANGE, "theme_id": ["c-service", "rude"], "bucket": "1d"}).json()
+    expected = _all(sample, "rude") + _all(sample, "robotic")
+    assert _all(sample, "rude") and _all(sample, "robotic")
+    assert sum(p["count"] for p in body["points"]) == expected and body["label"] == "c-service label"
+    assert sum(p["count"] for p in rude["points"]) == _all(sample, "rude")
+    counts = {s["theme_id"]: sum(p["count"] for p in s["points"]) for s in both["series"]}
+    assert counts == {"c-service": expected, "rude": _all(sample, "rude")}
+    store.engine.dispose()

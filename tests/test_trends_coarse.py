@@ -47,7 +47,8 @@ def test_a_rise_spread_over_a_coarse_themes_members_alerts_on_the_coarse_theme()
     alerts = run([*[(QUIET, 500, BILLING)] * 12, (diffuse, 500, BILLING)])
     assert [a.theme_id for a in alerts] == ["c-billing"]
     alert = alerts[0]
-    assert alert.aggregate and alert.theme_label == "billing issues (group of 3 themes)" and alert.empathy_category is None
+    assert alert.aggregate and alert.empathy_category is None
+    assert alert.theme_label == "billing issues (group of 3 themes)"
     assert alert.observed == 90 and alert.expected == pytest.approx(60, rel=0.05)
     assert len(alert.quotes) == 3 and all(q.startswith("quote t-") for q in alert.quotes)
     jsonschema.validate(alert.to_message(), SCHEMA)

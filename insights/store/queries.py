@@ -5,7 +5,8 @@ Times go in and come out as timezone-aware UTC datetimes. Every time-ranged quer
 ``__all__`` row (the slice's item count, the denominator), the ``__empathy__`` row (items with an empathy
 category: every item of an empathy theme, and flagged items in other themes) and one ``__empathy__:<category>``
 row per empathy category (items of that category, whatever their theme). Those three kinds are not themes:
-rankings of themes leave them out. The indexes these queries use are in models.py / migration 0002.
+rankings of themes leave them out. Coarse themes have no rows of their own: their trend is the sum of their member
+themes' rows, as the trend monitor tests them. The indexes these queries use are in models.py / migration 0002.
 """
 
 from __future__ import annotations
@@ -189,6 +190,11 @@ def get_theme(engine: Engine, theme_id: str, quotes: int = 5) -> dict[str, Any] 
 
 
 # -- trends -----------------------------------------------------------------------------------------------
+def _rows(engine: Engine, stmt: Any) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(stmt))
+
+
 def _bucket(moment: datetime, seconds: int | None) -> datetime:
     if not seconds:
         return moment
@@ -205,8 +211,16 @@ def slice_trend(
     value: str = TOTAL,
     bucket_seconds: int | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Per theme: points (window or bucket) with count, the slice's total and their share, zeros filled in."""
-    ids = list(dict.fromkeys([*theme_ids, TOTAL]))
+    """Per theme: points (window or bucket) with count, the slice's total and their share, zeros filled in.
+
+    A coarse theme's count is its member themes' (those whose current parent it is), as its alerts count it.
+    """
+    member_of = {
+        r.theme_id: r.parent_id
+        for r in _rows(engine, select(themes_t.c.theme_id, themes_t.c.parent_id).where(
+            themes_t.c.parent_id.in_(theme_ids), themes_t.c.level == "fine"))
+    } if theme_ids else {}
+    ids = list(dict.fromkeys([*theme_ids, *member_of, TOTAL]))
     stmt = (
         select(wc.c.window_start, wc.c.window_end, wc.c.theme_id, wc.c.count)
         .where(
@@ -229,6 +243,8 @@ def slice_trend(
                 totals[key] += r.count
             if r.theme_id in counts:
                 counts[r.theme_id][key] += r.count
+            if r.theme_id in member_of:
+                counts[member_of[r.theme_id]][key] += r.count
     keys = sorted(ends)
     return {
         t: [
