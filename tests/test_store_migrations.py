@@ -132,6 +132,28 @@ def test_views_chart_the_window_counts(database_url: str) -> None:
                                    "WHERE dimension = 'agent_id'")).scalar()
         assert agents == 12
 
+    # a coarse theme over two of them: the sum of its members per window and slice, as its alerts count it
+    def event(theme_id: str, level: str, parent: str | None = None) -> dict:
+        return {"schema_version": 1, "event_id": f"{theme_id}-coarse", "event_type": "update", "theme_id": theme_id,
+                "related_theme_ids": [], "at": "2026-03-02T10:00:00+00:00",
+                "theme": {"theme_id": theme_id, "label": f"{theme_id} label", "size": 3, "level": level,
+                          "status": "active", "parent_id": parent}}
+
+    store.apply_theme_events([event("c-service", "coarse"), event("rude", "fine", "c-service"),
+                              event("robotic", "fine", "c-service")])
+    robotic = sum(r["count"] for r in rows if r["theme_id"] == "robotic")
+    agent_both = sum(r["count"] for r in sample.window_counts
+                     if r["dimension"] == "agent_id" and r["theme_id"] in ("rude", "robotic"))
+    with store.engine.connect() as conn:
+        coarse = conn.execute(text(
+            "SELECT coarse_theme_label, SUM(count), SUM(total), MAX(members) FROM v_coarse_theme_trend "
+            "WHERE coarse_theme_id = 'c-service' AND dimension = '__all__' GROUP BY coarse_theme_label")).one()
+        windows = {r["window_start"] for r in rows if r["theme_id"] in ("rude", "robotic")}
+        assert rude and robotic and coarse == ("c-service label", rude + robotic,
+                                               sum(totals[w] for w in windows), 2)
+        by_agent = conn.execute(text("SELECT SUM(count) FROM v_coarse_theme_trend WHERE dimension = 'agent_id'"))
+        assert by_agent.scalar() == agent_both
+
 
 def test_migrations_ship_with_the_package() -> None:
     """setuptools packages every folder with an __init__.py: the revisions travel in the wheel."""
