@@ -719,7 +719,10 @@ def _seed_store(engine: Any, now: datetime) -> None:
     with engine.begin() as conn:
         conn.execute(ThemeRecord.__table__.insert(), [
             row(ThemeRecord, theme_id=t, label=label, keywords=[], quotes=[], size=6, empathy_category=e,
-                level="fine", status="active", created_at=now, updated_at=now) for t, label, e in themes])
+                level="fine", parent_id="c-service", status="active", created_at=now, updated_at=now)
+            for t, label, e in themes] + [
+            row(ThemeRecord, theme_id="c-service", label="service", keywords=[], quotes=[], size=12,
+                level="coarse", status="active", created_at=now, updated_at=now)])
         conn.execute(FeedbackRecord.__table__.insert(), feedback)
         conn.execute(WindowCount.__table__.insert(), counts)
         conn.execute(AlertRecord.__table__.insert(), [alert])
