@@ -129,8 +129,8 @@ class TrendStage:
             log.info("trends: %d merged themes now counted as the themes that absorbed them", len(merged))
 
     def follow_registry(self, known: Mapping[str, str]) -> int:
-        """Apply the merges a theme registry knows (``redirect``: absorbed -> survivor, in the order they happened)
-        that the counts do not follow yet; returns how many.
+        """Apply the merges a theme registry knows (``known``: its redirects, absorbed -> survivor, in the order they
+        happened) that the counts do not follow yet; returns how many.
 
         Why not only the merges handed over as they are learnt: the counts live in a changelog-backed table, and a
         rebalance that moves them to another worker between a merge and the next flush restores them without it.

@@ -190,11 +190,6 @@ def get_theme(engine: Engine, theme_id: str, quotes: int = 5) -> dict[str, Any] 
 
 
 # -- trends -----------------------------------------------------------------------------------------------
-def _rows(engine: Engine, stmt: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(stmt))
-
-
 def _bucket(moment: datetime, seconds: int | None) -> datetime:
     if not seconds:
         return moment
@@ -215,27 +210,24 @@ def slice_trend(
 
     A coarse theme's count is its member themes' (those whose current parent it is), as its alerts count it.
     """
-    member_of = {
-        r.theme_id: r.parent_id
-        for r in _rows(engine, select(themes_t.c.theme_id, themes_t.c.parent_id).where(
-            themes_t.c.parent_id.in_(theme_ids), themes_t.c.level == "fine"))
-    } if theme_ids else {}
-    ids = list(dict.fromkeys([*theme_ids, *member_of, TOTAL]))
-    stmt = (
-        select(wc.c.window_start, wc.c.window_end, wc.c.theme_id, wc.c.count)
-        .where(
-            wc.c.dimension == dimension,
-            wc.c.value == value,
-            wc.c.theme_id.in_(ids),
-            wc.c.window_start >= utc(since),
-            wc.c.window_start < utc(until),
-        )
-        .order_by(wc.c.window_start)
-    )
+    members = select(themes_t.c.theme_id, themes_t.c.parent_id).where(
+        themes_t.c.parent_id.in_(theme_ids), themes_t.c.level == "fine")
     totals: dict[datetime, int] = defaultdict(int)
     ends: dict[datetime, datetime] = {}
     counts: dict[str, dict[datetime, int]] = {t: defaultdict(int) for t in theme_ids}
     with engine.connect() as conn:
+        member_of = {r.theme_id: r.parent_id for r in conn.execute(members)} if theme_ids else {}
+        stmt = (
+            select(wc.c.window_start, wc.c.window_end, wc.c.theme_id, wc.c.count)
+            .where(
+                wc.c.dimension == dimension,
+                wc.c.value == value,
+                wc.c.theme_id.in_(list(dict.fromkeys([*theme_ids, *member_of, TOTAL]))),
+                wc.c.window_start >= utc(since),
+                wc.c.window_start < utc(until),
+            )
+            .order_by(wc.c.window_start)
+        )
         for r in conn.execute(stmt):
             key = _bucket(utc(r.window_start), bucket_seconds)
             ends[key] = max(ends.get(key, utc(r.window_end)), utc(r.window_end))

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-from insights.lineage import merges
+from insights.lineage import merges, survivor
 from insights.store.db import create_db_engine, init_db
 from insights.store.models import AlertRecord, FeedbackRecord, ThemeEventRecord, ThemeRecord, WindowCount
 
@@ -92,12 +92,8 @@ class InsightStore:
              "received_at": r.get("received_at") or now, "updated_at": now}
             for r in rows
         ]
-        parents = self._parents({r["theme_id"] for r in prepared if r.get("theme_id")})
-        for r in prepared:
-            if r.get("theme_id") in parents:
-                r["coarse_theme_id"] = parents[r["theme_id"]]
         columns = [c.name for c in FeedbackRecord.__table__.columns if c.name not in ("feedback_id", "received_at")]
-        self._upsert(FeedbackRecord, prepared, ["feedback_id"], columns)
+        self._upsert(FeedbackRecord, self._with_current_parents(prepared), ["feedback_id"], columns)
 
     def update_assignments(self, updates: Sequence[dict[str, Any]]) -> int:
         """Change the theme of stored feedback (a discovery round placed earlier outliers); returns rows changed."""
@@ -112,10 +108,8 @@ class InsightStore:
             .values({c: bindparam(f"new_{c}") for c in (*ASSIGNMENT_COLUMNS, "updated_at")})
         )
         now = _now()
-        latest = {u["feedback_id"]: u for u in updates}  # the last update of an item wins, as one by one
-        parents = self._parents({u["theme_id"] for u in latest.values() if u.get("theme_id")})
-        latest = {fid: ({**u, "coarse_theme_id": parents[u["theme_id"]]} if u.get("theme_id") in parents else u)
-                  for fid, u in latest.items()}
+        # the last update of an item wins, as one by one
+        latest = {u["feedback_id"]: u for u in self._with_current_parents(updates)}
         params = [
             {"key": fid, "new_updated_at": now} | {f"new_{c}": u.get(c) for c in ASSIGNMENT_COLUMNS}
             for fid, u in latest.items()
@@ -166,6 +160,12 @@ class InsightStore:
         self._upsert(ThemeEventRecord, events, ["event_id"], [])
         self._move_to_survivors(merges(messages))
         self._follow_parents({tid for tid, parent in parents.items() if tid not in before or before[tid] != parent})
+
+    def _with_current_parents(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``rows`` (with ``theme_id``) with the coarse parent the store knows for their theme: a worker or learner
+        a moment behind cx.themes may carry an old one. Rows of themes the store has not seen keep theirs."""
+        parents = self._parents({r["theme_id"] for r in rows if r.get("theme_id")})
+        return [{**r, "coarse_theme_id": parents[r["theme_id"]]} if r.get("theme_id") in parents else r for r in rows]
 
     def _parents(self, theme_ids: set[str]) -> dict[str, str | None]:
         """The coarse parent the store knows for each of ``theme_ids`` (themes it has not seen yet are left out)."""
@@ -218,14 +218,7 @@ class InsightStore:
                 step = {tid: related[0] for tid, related in rows if related}  # the latest merge of each wins
                 found.update(step)
                 pending = set(step.values()) - set(found)
-        resolved = {}
-        for tid in theme_ids & set(found):
-            seen, cur = {tid}, found[tid]
-            while cur in found and found[cur] not in seen:  # a cycle cannot happen (ids are never reused); guard
-                seen.add(cur)
-                cur = found[cur]
-            resolved[tid] = cur
-        return resolved
+        return {tid: survivor(found, tid) for tid in theme_ids & set(found)}
 
     def _move_to_survivors(self, merged: Sequence[tuple[str, str]]) -> None:
         """Give a merged theme's stored feedback the theme that absorbed it, as the model now assigns it.

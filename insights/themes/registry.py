@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from insights.lineage import survivor
 from insights.themes.types import EventType, Level, Theme, ThemeEvent, now_iso
 
 PREFIX: dict[str, str] = {"fine": "t", "coarse": "c"}
@@ -48,11 +49,7 @@ class ThemeRegistry:
 
     def resolve(self, theme_id: str | None) -> str | None:
         """Follow merge redirects to the surviving theme."""
-        seen = set()
-        while theme_id in self.redirect and theme_id not in seen:
-            seen.add(theme_id)
-            theme_id = self.redirect[theme_id]
-        return theme_id
+        return survivor(self.redirect, theme_id) if theme_id is not None else None
 
     # -- reads ----------------------------------------------------------------------------------------------
     def active(self, level: Level = "fine") -> list[Theme]:
