@@ -45,6 +45,22 @@ def review(i: int, body: str = "Delivery was late again and nobody told me why",
     return doc
 
 
+def theme_event(theme_id: str, event_type: str = "update", status: str = "active", related: list[str] | None = None,
+                *, parent_id: str | None = None, level: str = "fine", label: str | None = None, n: int = 0) -> dict:
+    """A cx.themes message (schemas/theme_event.v1.json) with a small theme snapshot; ``n`` tells apart events of
+    one type on one theme."""
+    return {"schema_version": 1, "event_id": f"{theme_id}-{event_type}-{n}", "event_type": event_type,
+            "theme_id": theme_id, "related_theme_ids": related or [], "at": "2026-03-02T10:00:00+00:00",
+            "theme": {"theme_id": theme_id, "label": label or theme_id, "keywords": [], "quotes": [], "size": 3,
+                      "level": level, "status": status, "parent_id": parent_id}}
+
+
+def coarse_group(coarse_id: str, members: list[str]) -> list[dict]:
+    """Theme events making ``coarse_id`` the coarse parent of ``members`` (labels: "<id> label")."""
+    return [theme_event(coarse_id, level="coarse", label=f"{coarse_id} label")] + [
+        theme_event(t, parent_id=coarse_id, label=f"{t} label") for t in members]
+
+
 def encode(doc: dict) -> bytes:
     return json.dumps(doc).encode("utf-8")
 

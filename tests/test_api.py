@@ -15,6 +15,7 @@ from insights.api import create_api
 from insights.settings import Settings
 from insights.store import InsightStore, create_db_engine
 from insights.store.sample import RISE_AGENT, Sample, build_sample, load_sample
+from tests.messages import coarse_group
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -332,14 +333,7 @@ def test_a_coarse_themes_trend_is_the_sum_of_its_members(database_url: str, samp
     store = InsightStore.from_url(database_url)
     load_sample(store, sample)
 
-    def event(theme_id: str, level: str, parent: str | None = None) -> dict:
-        return {"schema_version": 1, "event_id": f"{theme_id}-coarse", "event_type": "update", "theme_id": theme_id,
-                "related_theme_ids": [], "at": "2026-03-02T10:00:00+00:00",
-                "theme": {"theme_id": theme_id, "label": f"{theme_id} label", "size": 3, "level": level,
-                          "status": "active", "parent_id": parent}}
-
-    store.apply_theme_events([event("c-service", "coarse"), event("rude", "fine", "c-service"),
-                              event("robotic", "fine", "c-service")])
+    store.apply_theme_events(coarse_group("c-service", ["rude", "robotic"]))
     with TestClient(create_api(Settings(api_token=TOKEN), store), headers=AUTH) as c:
         body = c.get("/api/themes/c-service/trend", params={**RANGE, "bucket": "1d"}).json()
         rude = c.get("/api/themes/rude/trend", params={**RANGE, "bucket": "1d"}).json()

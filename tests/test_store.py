@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from insights.pipeline import feedback_row
 from insights.records import parse_feedback
 from insights.store import AlertRecord, FeedbackRecord, InsightStore, ThemeEventRecord
-from tests.messages import encode, survey
+from tests.messages import encode, survey, theme_event
 
 
 class _Pred:
@@ -17,14 +17,6 @@ class _Pred:
         self.empathy_category = "rude" if theme_id else None
         self.similarity = 0.8
         self.coarse_theme_id = coarse_theme_id
-
-
-def _theme_event(theme_id: str, event_type: str, status: str, related: list[str] | None = None,
-                 parent_id: str | None = None, n: int = 0) -> dict:
-    return {"schema_version": 1, "event_id": f"{theme_id}-{event_type}-{n}", "event_type": event_type,
-            "theme_id": theme_id, "related_theme_ids": related or [], "at": "2026-03-02T10:00:00+00:00",
-            "theme": {"theme_id": theme_id, "label": theme_id, "keywords": [], "quotes": [], "size": 3,
-                      "level": "fine", "status": status, "parent_id": parent_id}}
 
 
 def test_feedback_upsert_is_idempotent(database_url: str) -> None:
@@ -80,7 +72,7 @@ def test_a_merged_themes_feedback_moves_to_the_theme_that_absorbed_it(database_u
     themes = ["t-a", "t-a", "t-a", "t-b", "t-c", None]
     store.upsert_feedback([feedback_row(parse_feedback("survey", encode(survey(i))), _Pred(t))
                            for i, t in enumerate(themes)])
-    event = _theme_event
+    event = theme_event
     store.apply_theme_events([event(t, "birth", "active") for t in ("t-a", "t-b", "t-c", "t-d")])
     store.apply_theme_events([event("t-a", "merge", "merged", ["t-b"]), event("t-c", "retire", "retired")])
     assert [store.get_feedback(f"s-{i}").theme_id for i in range(6)] == ["t-b"] * 4 + ["t-c", None]
@@ -106,16 +98,16 @@ def test_stored_feedback_follows_its_themes_coarse_parent(database_url: str) -> 
         return [store.get_feedback(f"s-{i}").coarse_theme_id for i in ids]
 
     put([(0, "t-a", "c1"), (1, "t-a", "c1"), (2, "t-b", "c1"), (3, None, None)])
-    store.apply_theme_events([_theme_event("t-a", "birth", "active", parent_id="c1"),
-                              _theme_event("t-b", "birth", "active", parent_id="c1")])
+    store.apply_theme_events([theme_event("t-a", "birth", "active", parent_id="c1"),
+                              theme_event("t-b", "birth", "active", parent_id="c1")])
     assert coarse(0, 1, 2, 3) == ["c1", "c1", "c1", None]
-    store.apply_theme_events([_theme_event("t-a", "update", "active", parent_id="c2", n=1)])
+    store.apply_theme_events([theme_event("t-a", "update", "active", parent_id="c2", n=1)])
     assert coarse(0, 1, 2, 3) == ["c2", "c2", "c1", None]
     put([(4, "t-a", "c1"), (5, "t-new", "c9")])  # a worker behind cx.themes; a theme the store has not seen yet
     assert coarse(4, 5) == ["c2", "c9"]
     store.update_assignments([{"feedback_id": "s-3", "theme_id": "t-b", "coarse_theme_id": "c7",
                                "empathy_category": None}])
     assert coarse(3) == ["c1"]
-    store.apply_theme_events([_theme_event("t-a", "merge", "merged", ["t-b"], parent_id="c2", n=2)])
+    store.apply_theme_events([theme_event("t-a", "merge", "merged", ["t-b"], parent_id="c2", n=2)])
     assert [store.get_feedback(f"s-{i}").theme_id for i in (0, 1, 4)] == ["t-b"] * 3
     assert coarse(0, 1, 2, 3, 4) == ["c1"] * 5

@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 from insights.store import FeedbackRecord, InsightStore, create_db_engine
 from insights.store.db import MIGRATIONS, alembic_config, current_revision, head_revision, init_db
 from insights.store.sample import build_sample, load_sample
+from tests.messages import coarse_group
 
 VIEWS = {"v_theme_trend", "v_empathy_share", "v_theme_by_agent", "v_theme_by_journey_stage", "v_theme_by_dimension",
          "v_empathy_category_share"}
@@ -133,14 +134,7 @@ def test_views_chart_the_window_counts(database_url: str) -> None:
         assert agents == 12
 
     # a coarse theme over two of them: the sum of its members per window and slice, as its alerts count it
-    def event(theme_id: str, level: str, parent: str | None = None) -> dict:
-        return {"schema_version": 1, "event_id": f"{theme_id}-coarse", "event_type": "update", "theme_id": theme_id,
-                "related_theme_ids": [], "at": "2026-03-02T10:00:00+00:00",
-                "theme": {"theme_id": theme_id, "label": f"{theme_id} label", "size": 3, "level": level,
-                          "status": "active", "parent_id": parent}}
-
-    store.apply_theme_events([event("c-service", "coarse"), event("rude", "fine", "c-service"),
-                              event("robotic", "fine", "c-service")])
+    store.apply_theme_events(coarse_group("c-service", ["rude", "robotic"]))
     robotic = sum(r["count"] for r in rows if r["theme_id"] == "robotic")
     agent_both = sum(r["count"] for r in sample.window_counts
                      if r["dimension"] == "agent_id" and r["theme_id"] in ("rude", "robotic"))
